@@ -1,0 +1,121 @@
+"""Database engines, the unit of work, and state digests.
+
+One SQLite file per service on one machine (WAL, so the API and the worker of a service can share
+it), PostgreSQL in production. Nothing here runs at import time: engines are made by a service's
+composition root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+from sqlalchemy import Engine, MetaData, Table, event, select, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+
+SQLITE_BUSY_MS = 30_000
+# The largest integer both SQLite and PostgreSQL bind (signed 64-bit). Paging parameters (offset)
+# declare it as their bound, so a larger one is refused as input (422) instead of reaching the
+# driver (OverflowError → 500).
+MAX_SQL_INT = 2**63 - 1
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False,
+                                                              "timeout": SQLITE_BUSY_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = str(parsed.set(drivername="postgresql+psycopg"))
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # NORMAL under WAL: a committed transaction survives a process crash (SIGKILL); only a power
+    # loss can drop the last transactions, and the log (the truth) lets us rebuild from it.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cur.close()
+
+
+def create_tables(engine: Engine, tables: Iterable[Table]) -> None:
+    """Create a service's own tables (the shared SQLModel metadata also holds other services')."""
+    tables = list(tables)
+    tables[0].metadata.create_all(engine, tables=tables)
+
+
+def drop_tables(engine: Engine, tables: Iterable[Table]) -> None:
+    tables = list(tables)
+    if not tables:  # a service without projections (ingest's worker) has nothing to drop
+        return
+    tables[0].metadata.drop_all(engine, tables=tables)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """The unit of work: one transaction, committed once at the end, rolled back on any error.
+
+    Repositories and handlers never commit; whoever opens the scope owns the transaction.
+    """
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ping(engine: Engine) -> None:
+    """Raise when the database cannot be reached (readiness check)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def state_digest(session: Session, tables: Iterable[Table], exclude: Iterable[str] = ()) -> str:
+    """SHA-256 over every row of ``tables`` in primary-key order, as canonical JSON.
+
+    Used to prove a rebuild from the log reproduces the state exactly; leave out columns that
+    record processing time (``exclude``), since those legitimately differ between runs.
+    """
+    skip = set(exclude)
+    digest = hashlib.sha256()
+    for table in sorted(tables, key=lambda t: t.name):
+        cols = [c for c in table.columns if c.name not in skip]
+        order = list(table.primary_key.columns) or cols
+        digest.update(table.name.encode())
+        for row in session.execute(select(*cols).order_by(*order)):
+            digest.update(orjson.dumps([_canonical(v) for v in row], option=orjson.OPT_NON_STR_KEYS))
+    return digest.hexdigest()
+
+
+def metadata_of(tables: Iterable[Table]) -> MetaData:
+    return next(iter(tables)).metadata

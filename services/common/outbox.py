@@ -1,0 +1,148 @@
+"""The inbox and outbox tables, and the relay that publishes the outbox.
+
+A handler's effects and the events it emits are written in the same transaction (outbox rows), so
+a crash can never publish an event whose effects were lost, nor lose an event whose effects were
+kept. The relay publishes rows in insertion order, flushes, and only then deletes them: a crash in
+between republishes rows with the same event ids, which consumers drop through their inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, delete, func, select, text
+from sqlmodel import Field, Session, SQLModel
+
+from contracts.base import REGISTRY
+from contracts.envelope import CloudEvent
+from services.common import metrics
+from services.common.db import session_scope
+from services.common.eventlog.base import EventLog, LogUnavailable
+
+log = logging.getLogger("qunguard.outbox")
+
+
+class InboxEntry(SQLModel, table=True):
+    """One row per (consumer, event) handled: the dedupe that makes redelivery harmless."""
+
+    __tablename__ = "qg_inbox"
+    consumer: str = Field(primary_key=True, max_length=100)
+    event_id: str = Field(primary_key=True, max_length=100)
+    handled_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+class OutboxEntry(SQLModel, table=True):
+    __tablename__ = "qg_outbox"
+    seq: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=100)
+    key: str | None = Field(default=None, max_length=300)
+    value: bytes
+    event_id: str = Field(max_length=100)
+
+
+RUNTIME_TABLES = [InboxEntry.__table__, OutboxEntry.__table__]
+
+
+def topic_of(event: CloudEvent) -> str:
+    model = REGISTRY.get(event.type)
+    if model is None:
+        raise ValueError(f"unknown event type {event.type!r}")
+    return model.topic.name
+
+
+def enqueue(session: Session, event: CloudEvent, topic: str | None = None) -> None:
+    """Queue ``event`` for publication when (and only if) the caller's transaction commits."""
+    session.add(OutboxEntry(topic=topic or topic_of(event), key=event.partitionkey,
+                            value=event.to_bytes(), event_id=event.id))
+
+
+def applied_order(engine: Engine, consumer: str) -> dict[str, float]:
+    """event id → when ``consumer`` applied it (epoch seconds), from its inbox.
+
+    The order a service applied events in, across topics, is part of what its state means (a chat
+    message judged before or after its sender's HR record); rebuilds and what-if replays reuse it.
+    """
+    with Session(engine) as session:
+        rows = session.execute(select(InboxEntry.event_id, InboxEntry.handled_at)
+                               .where(InboxEntry.consumer == consumer))
+        return {event_id: (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+                for event_id, at in rows}
+
+
+def seen(session: Session, consumer: str, event_id: str) -> bool:
+    return session.get(InboxEntry, (consumer, event_id)) is not None
+
+
+def mark_seen(session: Session, consumer: str, event_id: str) -> None:
+    session.add(InboxEntry(consumer=consumer, event_id=event_id))
+
+
+class Relay:
+    """Publishes outbox rows; one relay runs in each worker process."""
+
+    def __init__(self, service: str, log_: EventLog, engine: Engine, *, batch: int = 1000,
+                 idle_s: float = 0.05) -> None:
+        self.service, self.log, self.engine = service, log_, engine
+        self.batch, self.idle_s = batch, idle_s
+        self._producer = None
+
+    def _lock(self, session: Session) -> bool:
+        """On PostgreSQL, one relay at a time per database keeps publication in order."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(727274)")).scalar())
+
+    def publish_once(self) -> int:
+        """Publish up to one batch; returns how many rows were published."""
+        with session_scope(self.engine) as session:
+            if not self._lock(session):
+                return 0
+            rows = list(session.scalars(select(OutboxEntry).order_by(OutboxEntry.seq).limit(self.batch)))
+            if not rows:
+                return 0
+            if self._producer is None:
+                self._producer = self.log.producer()
+            for row in rows:
+                self._producer.publish(row.topic, row.key.encode() if row.key else None, row.value)
+            self._producer.flush()
+            session.execute(delete(OutboxEntry).where(OutboxEntry.seq <= rows[-1].seq))
+            for row in rows:
+                metrics.PRODUCED.labels(self.service, row.topic).inc()
+            return len(rows)
+
+    def pending(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.execute(select(func.count()).select_from(OutboxEntry)).scalar() or 0)
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish until ``stop`` is set, then drain what is left (best effort)."""
+        backoff = self.idle_s
+        while not stop.is_set():
+            try:
+                n = self.publish_once()
+                backoff = self.idle_s
+            except (LogUnavailable, Exception) as exc:  # noqa: BLE001 - the relay must survive outages
+                log.warning("outbox relay paused: %s", exc)
+                self._producer = None
+                n, backoff = 0, min(backoff * 2 if backoff >= 0.5 else 0.5, 5.0)
+            if n == 0:
+                stop.wait(backoff)
+        try:
+            while self.publish_once():
+                pass
+        except Exception as exc:  # noqa: BLE001
+            log.warning("outbox not fully drained at shutdown: %s", exc)
+        if self._producer is not None:
+            self._producer.close()
+
+    def drain(self, timeout_s: float = 30.0) -> None:
+        """Publish everything pending now (tests, CLI commands, rebuild)."""
+        deadline = time.monotonic() + timeout_s
+        while self.publish_once():
+            if time.monotonic() > deadline:
+                raise TimeoutError("outbox did not drain")
+        if self._producer is not None:
+            self._producer.flush()
