@@ -1,0 +1,121 @@
+"""Reads and writes of the penalties projections inside the caller's transaction (never commits)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from services.common.db import state_digest
+from services.penalties.ledger import GENESIS, Broken, Line, entry_hash, verify_chain
+from services.penalties.models import LEDGER_TABLES, Account, Employee, LedgerEntry, PolicyVersion, Sanction
+from services.penalties.pack import PackView
+
+
+def aware(at: datetime) -> datetime:
+    """SQLite hands datetimes back without offset; they were stored in UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def to_utc(at: datetime) -> datetime:
+    return at.astimezone(timezone.utc)
+
+
+def lock_account(session: Session, employee_id: str) -> Account:
+    """The head of a person's chain, row-locked on PostgreSQL so appends for one person serialise.
+
+    The lock is taken before the entries and their outbox row are written, so the order of one
+    person's lines equals the order of their events on the log, which a rebuild replays.
+    """
+    account = session.scalars(select(Account).where(Account.employee_id == employee_id)
+                              .with_for_update()).first()
+    if account is None:
+        account = Account(employee_id=employee_id, last_seq=0, last_hash=GENESIS)
+        session.add(account)
+        session.flush()
+    return account
+
+
+def append_lines(session: Session, lines: list[Line]) -> list[LedgerEntry]:
+    """Chain ``lines`` onto their people's ledgers (in the order given)."""
+    out = []
+    for line in lines:
+        account = lock_account(session, line.employee_id)
+        seq = account.last_seq + 1
+        digest = entry_hash(line, seq, account.last_hash)
+        entry = LedgerEntry(entry_id=line.entry_id, employee_id=line.employee_id, seq=seq,
+                            department_id=line.department_id, month=line.month, posted_at=to_utc(line.posted_at),
+                            kind=line.kind, amount_cny=line.amount_cny, percent=line.percent,
+                            whole_month=line.whole_month, points=line.points, sanction_id=line.sanction_id,
+                            violation_id=line.violation_id, source_event_id=line.source_event_id,
+                            reverses=line.reverses, note=line.note, prev_hash=account.last_hash, hash=digest)
+        account.last_seq, account.last_hash = seq, digest
+        session.add(entry)
+        session.add(account)
+        out.append(entry)
+    session.flush()
+    return out
+
+
+def line_of(entry: LedgerEntry) -> Line:
+    return Line(entry_id=entry.entry_id, employee_id=entry.employee_id, department_id=entry.department_id,
+                posted_at=aware(entry.posted_at), kind=entry.kind, amount_cny=entry.amount_cny,
+                percent=entry.percent, whole_month=entry.whole_month, points=entry.points,
+                sanction_id=entry.sanction_id, violation_id=entry.violation_id,
+                source_event_id=entry.source_event_id, reverses=entry.reverses, note=entry.note)
+
+
+def entries_of_sanction(session: Session, sanction_id: str) -> list[LedgerEntry]:
+    return list(session.scalars(select(LedgerEntry).where(LedgerEntry.sanction_id == sanction_id,
+                                                          LedgerEntry.reverses.is_(None))
+                                .order_by(LedgerEntry.employee_id, LedgerEntry.seq)))
+
+
+def verify_all(session: Session) -> tuple[int, list[Broken]]:
+    """Check every person's chain; returns (entries checked, the first break of each broken chain)."""
+    rows = session.scalars(select(LedgerEntry).order_by(LedgerEntry.employee_id, LedgerEntry.seq))
+    broken: list[Broken] = []
+    count, person, chain = 0, None, []
+    for entry in [*rows, None]:
+        if entry is None or entry.employee_id != person:
+            if chain and (b := verify_chain(chain)) is not None:
+                broken.append(b)
+            chain = []
+            if entry is None:
+                break
+            person = entry.employee_id
+        chain.append((line_of(entry), entry.seq, entry.prev_hash, entry.hash))
+        count += 1
+    return count, broken
+
+
+def ledger_digest(session: Session) -> str:
+    """SHA-256 over every ledger-state table (a fold over ``qg.sanctions.v1``), in key order."""
+    return state_digest(session, LEDGER_TABLES)
+
+
+def standing_offences(session: Session, employee_id: str, ladder: str, before_violation: str | None) -> list[datetime]:
+    """Offence times of the person's standing (not reversed) sanctions on ``ladder``."""
+    rows = session.scalars(select(Sanction).where(Sanction.employee_id == employee_id, Sanction.ladder == ladder,
+                                                  Sanction.status == "imposed"))
+    return [aware(s.occurred_at) for s in rows if s.violation_id != before_violation]
+
+
+def pack_of(session: Session, policy_id: str, version: int) -> PackView | None:
+    row = session.get(PolicyVersion, (policy_id, version))
+    return PackView(row.pack) if row else None
+
+
+def department_of(session: Session, employee_id: str) -> str | None:
+    row = session.get(Employee, employee_id)
+    return row.department_id if row else None
+
+
+def account_on(session: Session, employee_id: str, platform: str) -> str | None:
+    """The person's user id on ``platform`` (for mutes and removals of people other than the actor)."""
+    row = session.get(Employee, employee_id)
+    for account in (row.accounts if row else []):
+        if account.get("platform") == platform:
+            return account.get("user_id")
+    return None
