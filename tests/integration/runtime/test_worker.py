@@ -1,0 +1,175 @@
+"""The worker runtime on a real log and a real database: dedupe, outbox, dead letters, rebuild."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import time
+import uuid
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from contracts.chat import MessagePosted
+from contracts.roster import Account, EmployeeFacts, EmployeeHired
+from contracts.envelope import decode, new_event
+from contracts.ids import platform_event_id
+from services.common import outbox
+from services.common.db import make_engine, session_scope, state_digest
+from services.common.worker import apply_locally
+from tests.integration.runtime import toy_service
+from tests.integration.runtime.toy_service import ToyCount, ToyKnown
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+
+
+def message(tag: str, i: int, text: str = "大家好，明天上午九点开周会") -> bytes:
+    """A chat message unique to one test (``tag``): tests may share a broker and its topics."""
+    pid = f"{tag}-{i}"
+    payload = MessagePosted(platform="qq", group_id="7001", platform_event_id=pid, message_id=pid,
+                            occurred_at=T0 + timedelta(seconds=i), user_id=f"1000{i % 7}", text=text)
+    return new_event(payload, id=platform_event_id("qq", pid), source="qunguard/test",
+                     time=payload.occurred_at).to_bytes()
+
+
+def ids(tag: str, *numbers: int) -> set[str]:
+    return {platform_event_id("qq", f"{tag}-{i}") for i in numbers}
+
+
+def publish(log, values: list[bytes], topic: str = "qg.chat.v1") -> None:
+    producer = log.producer()
+    for v in values:
+        producer.publish(topic, b"qq:7001", v)
+    producer.flush()
+    producer.close()
+
+
+def drain(worker, done=None, timeout_s: float = 60.0) -> None:
+    """Run the worker until ``done()`` holds (default: everything up to the end offsets committed).
+
+    A Kafka consumer group join can take seconds (the local broker waits out max_poll_interval),
+    so "nothing came for a while" is no evidence of being done; the offsets are.
+    """
+    consumer = worker.log.consumer(worker.name, worker.topics)
+    if done is None:
+        def done() -> bool:
+            ends = consumer.end_offsets()
+            return all(consumer.committed().get(tp, 0) >= end for tp, end in ends.items())
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if worker.run_once(consumer, timeout_s=0.5) == 0 and done():
+                break
+        else:
+            raise AssertionError("worker did not catch up in time")
+    finally:
+        consumer.close()
+    worker.relay.drain()
+
+
+def read_all(log, topic: str, group: str) -> list:
+    consumer = log.consumer(group, [topic])
+    out, idle = [], 0
+    try:
+        consumer.seek_to_beginning()
+        while idle < 3:
+            batch = consumer.poll(0.5, 1000)
+            idle = idle + 1 if not batch else 0
+            out.extend(batch)
+    finally:
+        consumer.close()
+    return out
+
+
+@pytest.fixture
+def tag() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def worker(log, db_url, tag):
+    w = toy_service.build(log, db_url, name=f"toy-{tag}")
+    w.create_tables()
+    return w
+
+
+def counts(engine, wanted: set[str]) -> dict[str, int]:
+    with Session(engine) as s:
+        return {r.event_id: r.applied for r in s.scalars(select(ToyCount)) if r.event_id in wanted}
+
+
+def test_each_event_applies_once_even_when_delivered_twice(worker, log, tag):
+    values = [message(tag, i) for i in range(20)]
+    publish(log, values + values[:5])
+    drain(worker)
+    applied = counts(worker.engine, ids(tag, *range(20)))
+    assert len(applied) == 20 and set(applied.values()) == {1}
+    causes = {decode(r.value).causation for r in read_all(log, "qg.violations.v1", f"check-{tag}")}
+    assert ids(tag, *range(20)) <= causes
+
+
+def test_poison_record_goes_to_dead_letter_and_worker_keeps_going(worker, log, tag):
+    publish(log, [message(tag, 1), b"\xff not json", message(tag, 2, "POISON"), message(tag, 3)])
+    drain(worker)
+    assert set(counts(worker.engine, ids(tag, 1, 2, 3))) == ids(tag, 1, 3)
+    dead = [decode(r.value).payload() for r in read_all(log, "qg.deadletter.v1", f"check-{tag}")]
+    reasons = sorted(d.reason for d in dead if d.consumer_group == worker.name)
+    assert reasons == ["handler_error", "undecodable"]
+    assert all(d.origin_topic == "qg.chat.v1" for d in dead)
+
+
+def test_apply_locally_is_skipped_by_the_worker_when_the_event_comes_back(worker, log, tag):
+    event = decode(message(tag, 42))
+    with session_scope(worker.engine) as s:
+        assert apply_locally(s, event, toy_service.ROUTES, consumer=worker.name, source="qunguard/toy")
+    with session_scope(worker.engine) as s:
+        assert not apply_locally(s, event, toy_service.ROUTES, consumer=worker.name, source="qunguard/toy")
+    worker.relay.drain()      # the API's event reaches the log through the outbox …
+    drain(worker)             # … and the worker does not apply it a second time
+    assert counts(worker.engine, {event.id}) == {event.id: 1}
+
+
+def hired(tag: str, user_id: str) -> bytes:
+    payload = EmployeeHired(employee_id=f"E-{tag}", occurred_at=T0,
+                            facts=EmployeeFacts(name="张三", accounts=[Account(platform="qq", user_id=user_id)]))
+    return new_event(payload, id=platform_event_id("hr", tag), source="qunguard/test", time=T0).to_bytes()
+
+
+def test_rebuild_refolds_in_the_order_events_were_applied_across_topics(worker, log, tag):
+    """HR first, then chat, live; a rebuild reading the chat topic first would judge the sender unknown."""
+    with session_scope(worker.engine) as s:   # the database may be shared with earlier tests
+        s.execute(delete(ToyCount))
+        s.execute(delete(ToyKnown))
+    publish(log, [hired(tag, "10003")], topic="qg.roster.v1")
+    drain(worker)
+    publish(log, [message(tag, 3)])            # user 10003 posts, after HR told us who that is
+    drain(worker)
+    assert counts_known(worker.engine, ids(tag, 3)) == {True}
+    with Session(worker.engine) as s:
+        before = state_digest(s, [ToyCount.__table__, ToyKnown.__table__])
+    worker.rebuild()
+    with Session(worker.engine) as s:
+        assert state_digest(s, [ToyCount.__table__, ToyKnown.__table__]) == before
+    assert counts_known(worker.engine, ids(tag, 3)) == {True}
+
+
+def counts_known(engine, wanted: set[str]) -> set[bool]:
+    with Session(engine) as s:
+        return {r.sender_known for r in s.scalars(select(ToyCount)) if r.event_id in wanted}
+
+
+def test_rebuild_reproduces_the_same_projection(worker, log, tag):
+    with session_scope(worker.engine) as s:   # the database may be shared with earlier tests
+        s.execute(delete(ToyCount))
+    publish(log, [message(tag, i) for i in range(30)])
+    drain(worker)
+    with Session(worker.engine) as s:
+        before = state_digest(s, [ToyCount.__table__])
+    assert worker.rebuild() >= 30
+    with Session(worker.engine) as s:
+        after = state_digest(s, [ToyCount.__table__])
+        pending = s.execute(select(func.count()).select_from(outbox.OutboxEntry)).scalar()
+    assert after == before
+    assert pending == 0, "a rebuild must not emit derived events again"
