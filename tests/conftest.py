@@ -29,6 +29,10 @@ import pytest
 from services.common.eventlog.base import EventLog
 from services.common.settings import Settings
 
+# kafka-python's network thread may still log after pytest has closed its capture streams; without
+# this the end of a green run is buried under "--- Logging error ---" tracebacks.
+logging.raiseExceptions = False
+
 logger = logging.getLogger("tests")
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

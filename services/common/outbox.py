@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, delete, func, select, text
 from sqlmodel import Field, Session, SQLModel
@@ -76,8 +76,17 @@ def seen(session: Session, consumer: str, event_id: str) -> bool:
     return session.get(InboxEntry, (consumer, event_id)) is not None
 
 
+_last_mark = datetime.min.replace(tzinfo=timezone.utc)
+
+
 def mark_seen(session: Session, consumer: str, event_id: str) -> None:
-    session.add(InboxEntry(consumer=consumer, event_id=event_id))
+    """Record ``event_id`` as handled. ``handled_at`` strictly increases within a process, so the
+    applied order read back by :func:`applied_order` has no ties even when a batch of records is
+    handled within one microsecond."""
+    global _last_mark
+    now = datetime.now(timezone.utc)
+    _last_mark = now if now > _last_mark else _last_mark + timedelta(microseconds=1)
+    session.add(InboxEntry(consumer=consumer, event_id=event_id, handled_at=_last_mark))
 
 
 class Relay:

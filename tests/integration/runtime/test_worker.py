@@ -173,3 +173,27 @@ def test_rebuild_reproduces_the_same_projection(worker, log, tag):
         pending = s.execute(select(func.count()).select_from(outbox.OutboxEntry)).scalar()
     assert after == before
     assert pending == 0, "a rebuild must not emit derived events again"
+
+
+def test_a_polled_batch_is_applied_in_one_transaction(worker, log, tag):
+    """One commit per poll, not per record: what makes a worker keep up with a busy log."""
+    from sqlalchemy import event as sa_event
+
+    publish(log, [message(tag, i) for i in range(50)])
+    commits = []
+    listener = lambda conn: commits.append(1)  # noqa: E731
+    sa_event.listen(worker.engine, "commit", listener)
+    try:
+        drain(worker)
+    finally:
+        sa_event.remove(worker.engine, "commit", listener)
+    assert len(counts(worker.engine, ids(tag, *range(50)))) == 50
+    assert len(commits) < 10, f"{len(commits)} commits for 50 records"
+
+
+def test_a_failing_record_rolls_its_batch_back_and_the_rest_is_applied_once(worker, log, tag):
+    values = [message(tag, i) for i in range(10)]
+    publish(log, values[:5] + [message(tag, 99, "POISON")] + values[5:] + values[:3])
+    drain(worker)
+    applied = counts(worker.engine, ids(tag, *range(10), 99))
+    assert applied == {i: 1 for i in ids(tag, *range(10))}
