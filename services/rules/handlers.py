@@ -1,7 +1,8 @@
 """Thin handlers of the rules worker and the one routing table (``ROUTES``).
 
-Every input event goes through the pure engine over ``SqlState`` in the record's transaction; what
-the engine emits is queued in the outbox with its deterministic id and projected for the API.
+Every input event goes through the pure engine over the state held in memory and written through to
+SQL in the batch's transaction (``cache``); what the engine emits is queued in the outbox with its
+deterministic id and projected for the API.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contracts.violations import ViolationDetected, ViolationDismissed
 from services.common.worker import Context, Routes
 from services.rules import models as m
 from services.rules.engine import PolicyBook, evaluate
-from services.rules.store import SqlState
+from services.rules.cache import cached_state, forget_packs
 
 CONSUMER = "rules"
 SOURCE = "qunguard/rules"
@@ -30,7 +31,7 @@ def pack_sha256(doc: dict) -> str:
 
 def evaluate_event(ctx: Context, payload: object) -> None:
     """Any chat, roster or clock event: evaluate, emit, project."""
-    for e in evaluate(SqlState(ctx.session), ctx.event, BOOK, payload):  # type: ignore[arg-type]
+    for e in evaluate(cached_state(ctx.session), ctx.event, BOOK, payload):  # type: ignore[arg-type]
         ctx.emit(e.payload, id=e.id, time=e.time, causation=list(e.causation))
         if isinstance(e.payload, ViolationDetected):
             project_violation(ctx, e.payload)
@@ -45,6 +46,7 @@ def policy_published(ctx: Context, p: PolicyPublished) -> None:
                                     sha256=p.sha256, published_by=p.published_by, published_at=ctx.event.time,
                                     event_id=ctx.event.id, doc=p.pack))
     ctx.session.flush()
+    forget_packs(ctx.session)
 
 
 def project_violation(ctx: Context, v: ViolationDetected) -> None:

@@ -130,6 +130,15 @@ class Violation(SQLModel, table=True):
     doc: dict = _json()
 
 
+class RulesStateVersion(SQLModel, table=True):
+    """One row counting the transactions that wrote the state: how a process holding the state in
+    memory (``cache.StateCache``) learns that someone else wrote it, or that its own write rolled back."""
+
+    __tablename__ = "rules_state_version"
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+
+
 STATE_TABLES = [RulesPerson, RulesAccount, RulesDepartment, RulesGroup, RulesMember, RulesApproval, RulesWindow,
-                RulesMemory, RulesTimer, RulesFlagged]
+                RulesMemory, RulesTimer, RulesFlagged, RulesStateVersion]
 ALL_TABLES = [t.__table__ for t in STATE_TABLES + [PolicyVersion, Violation]]
