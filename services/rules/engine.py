@@ -4,12 +4,15 @@ For one event, in this order:
 
 1. a ``PolicyPublished`` is stored and nothing else happens;
 2. time advances to the event's time (a tick's ``now``): timers due at or before it fire first,
-   each under the pack version in force at its due time;
+   each under the pack version in force at its due time. A tick fires every due timer; any other
+   event only those of its own group or employee (its *root*, ``root_of_event``): another
+   partition's clock must not decide that this group's answer is late;
 3. roster facts are folded into the state;
 4. every pack in force *at the event's time* (one version per policy id, by ``effective_from``)
    whose scope covers the group runs the rules whose detectors listen to this event type, unless the
    actor is exempt; the rule lists per group are computed once per group (``PackRuntime.rules_for``);
-5. timers this event armed with a deadline already past (a departure recorded late) fire at once;
+5. timers this event armed with a deadline already past (a departure recorded late) fire at once,
+   and so do its root's;
 6. chat facts are folded into the state.
 
 Timers belong to a rule *of a pack* (``{policy id}/{rule id}``): two packs in force that both define
@@ -123,7 +126,8 @@ def evaluate(state: RulesState, envelope: CloudEvent, book: PolicyBook, payload:
             state.put_pack(PolicyPack.model_validate(payload.pack))
         return []
     at = payload.now if isinstance(payload, ClockTicked) else envelope.time
-    if isinstance(payload, ClockTicked):
+    tick = isinstance(payload, ClockTicked)
+    if tick:
         state.prune_fired(at - FIRED_KEPT)
     if not detect:
         if payload.topic.name == roster.EmployeeHired.topic.name:
@@ -131,29 +135,48 @@ def evaluate(state: RulesState, envelope: CloudEvent, book: PolicyBook, payload:
         else:
             fold_chat(payload, state, envelope.id)
         return []
-    out = fire_due(state, book, at)
+    root = None if tick else root_of_event(payload)
+    out = fire_due(state, book, at) if tick else fire_due(state, book, at, root) if root else []
     is_roster = payload.topic.name == roster.EmployeeHired.topic.name
     if is_roster:
         fold_roster(payload, state, envelope.id)
-    if not isinstance(payload, ClockTicked):
+    if not tick:
+        armed: set[str] = set()
         for rt in book.in_force(state, at):
-            out += _run_rules(state, rt, payload, envelope.id, at)
+            out += _run_rules(state, rt, payload, envelope.id, at, armed)
         if not isinstance(payload, chat.MessagePosted):
             # A deadline may already have passed when the event that arms it arrives (HR records a
             # departure a week late, an import loads history): fire it now rather than waiting for
-            # whatever event or tick comes next. Messages never arm past deadlines (SLAs run forward).
-            out += fire_due(state, book, at)
+            # the next tick. Messages never arm past deadlines (SLAs run forward).
+            for r in sorted(armed | ({root} if root else set())):
+                out += fire_due(state, book, at, r)
     if not is_roster:
         fold_chat(payload, state, envelope.id)
     return out
 
 
-def fire_due(state: RulesState, book: PolicyBook, until: datetime) -> list[Emitted]:
-    """Fire every timer due at or before ``until`` (event time), oldest first; a timer re-armed by its
-    detector for a time still before ``until`` fires again in the next round."""
+def root_of_event(payload: Payload) -> str | None:
+    """Whose timers an event's time may fire: its group's (``platform:group_id``) or its employee's.
+
+    Only a clock tick fires every due timer. An event's time says how far *its own* stream has got:
+    chat is partitioned by group, so a later message of another group (another partition, consumed
+    earlier) says nothing about whether this group's answer is still on its way. Letting it fire this
+    group's deadline would flag the manager and then retract the flag when the answer is read: a
+    sanction and its reversal posted in the group for nothing.
+    """
+    platform, group_id = getattr(payload, "platform", None), getattr(payload, "group_id", None)
+    if platform and group_id:
+        return f"{platform}:{group_id}"
+    return getattr(payload, "employee_id", None)
+
+
+def fire_due(state: RulesState, book: PolicyBook, until: datetime, root: str | None = None) -> list[Emitted]:
+    """Fire every timer due at or before ``until`` (event time), oldest first, of ``root`` only when
+    given; a timer re-armed by its detector for a time still before ``until`` fires again in the
+    next round."""
     out: list[Emitted] = []
     for _ in range(MAX_ROUNDS):
-        due = state.due_timers(until)
+        due = state.due_timers(until, root)
         if not due:
             break
         out += _fire(state, book, due)
@@ -183,8 +206,8 @@ def _fire(state: RulesState, book: PolicyBook, due: list[Timer]) -> list[Emitted
     return out
 
 
-def _run_rules(state: RulesState, rt: PackRuntime, payload: Payload, event_id: str, at: datetime
-               ) -> list[Emitted]:
+def _run_rules(state: RulesState, rt: PackRuntime, payload: Payload, event_id: str, at: datetime,
+               armed: set[str]) -> list[Emitted]:
     kind = type(payload)
     if kind not in rt.by_type:
         return []
@@ -202,7 +225,7 @@ def _run_rules(state: RulesState, rt: PackRuntime, payload: Payload, event_id: s
             continue
         outputs = d.fn(rule, inp, state)
         if outputs:
-            out += _apply(state, rt, rule, outputs, inp)
+            out += _apply(state, rt, rule, outputs, inp, armed)
     return out
 
 
@@ -246,8 +269,9 @@ def _exempt(state: RulesState, rule: ActiveRule, inp: Input) -> bool:
     return m is not None and m.role in ex.roles
 
 
-def _apply(state: RulesState, rt: PackRuntime, rule: ActiveRule, outputs: Iterable[Output], inp: Input
-           ) -> list[Emitted]:
+def _apply(state: RulesState, rt: PackRuntime, rule: ActiveRule, outputs: Iterable[Output], inp: Input,
+           armed: set[str] | None = None) -> list[Emitted]:
+    """Carry out a detector's outputs; the roots of timers it arms go into ``armed``."""
     out: list[Emitted] = []
     for o in outputs:
         if isinstance(o, Finding):
@@ -255,9 +279,12 @@ def _apply(state: RulesState, rt: PackRuntime, rule: ActiveRule, outputs: Iterab
             if e is not None:
                 out.append(e)
         elif isinstance(o, TimerSet):
-            state.put_timer(Timer(rule_id=rule.id, key=o.key, due=o.due, data=dict(o.data),
-                                  causing_event_ids=tuple(o.causing_event_ids) or (inp.event_id,),
-                                  policy_id=rule.policy_id, policy_version=rule.policy_version, scope=o.scope))
+            timer = Timer(rule_id=rule.id, key=o.key, due=o.due, data=dict(o.data),
+                          causing_event_ids=tuple(o.causing_event_ids) or (inp.event_id,),
+                          policy_id=rule.policy_id, policy_version=rule.policy_version, scope=o.scope)
+            state.put_timer(timer)
+            if armed is not None:
+                armed.add(timer.root)
         elif isinstance(o, TimerCancel):
             out += _cancel(state, rule, o)
         elif isinstance(o, Remember):

@@ -125,6 +125,16 @@ class Timer:
         """The timer's namespace, ``{policy id}/{rule id}``: with ``key`` its identity in the state."""
         return f"{self.policy_id}/{self.rule_id}"
 
+    @property
+    def root(self) -> str:
+        """Whose stream of events may fire it: the first part of its scope (a group ref such as
+        ``wecom:sales``, or an employee id). See ``engine.evaluate``."""
+        return root_of(self.scope or self.key)
+
+
+def root_of(scope: str) -> str:
+    return scope.split("|", 1)[0]
+
 
 @dataclass(frozen=True)
 class Recent:
@@ -174,7 +184,9 @@ class RulesState(Protocol):
     def timer(self, ns: str, key: str) -> Timer | None: ...
     def put_timer(self, timer: Timer) -> None: ...
     def drop_timer(self, ns: str, key: str) -> None: ...
-    def due_timers(self, until: datetime) -> list[Timer]: ...
+    def due_timers(self, until: datetime, root: str | None = None) -> list[Timer]:
+        """Unfired timers due by ``until``, oldest first; only those of ``root`` when given."""
+        ...
     def timers_in(self, ns: str, scope: str) -> list[Timer]:
         """Timers of a rule in a scope, fired ones included (a late answer may still retract them)."""
         ...
@@ -215,7 +227,7 @@ class MemoryState:
         self._flagged: set[str] = set()
         self._packs: dict[tuple[str, int], Any] = {}
         self._pack_list: list[Any] = []
-        self._heap: list[tuple[datetime, str, str]] = []
+        self._heaps: dict[str, list[tuple[datetime, str, str]]] = {}  # per root (Timer.root)
         self._fired: list[tuple[datetime, str, str]] = []
 
     def person(self, employee_id: str) -> Person | None:
@@ -313,7 +325,7 @@ class MemoryState:
         old = self._timers.get(ident)
         self._timers[ident] = timer
         if not timer.fired and (old is None or old.due != timer.due or old.fired):
-            heapq.heappush(self._heap, (timer.due, *ident))
+            heapq.heappush(self._heaps.setdefault(timer.root, []), (timer.due, *ident))
         elif timer.fired and (old is None or not old.fired):
             heapq.heappush(self._fired, (timer.due, *ident))
         keys = self._scoped.get((timer.ns, timer.scope))
@@ -335,15 +347,20 @@ class MemoryState:
                     if not namespaces:
                         del self._ns_in[old.scope]
 
-    def due_timers(self, until: datetime) -> list[Timer]:
-        """Unfired timers due by ``until``, oldest first; a heap with lazy deletion keeps this O(log n)."""
+    def due_timers(self, until: datetime, root: str | None = None) -> list[Timer]:
+        """Unfired timers due by ``until``, oldest first: a heap per root with lazy deletion keeps
+        this O(log n), and an event looks at its own root's heap only."""
         found: dict[tuple[str, str], Timer] = {}
-        heap = self._heap
-        while heap and heap[0][0] <= until:
-            _, ns, key = heapq.heappop(heap)
-            t = self._timers.get((ns, key))
-            if t is not None and not t.fired and t.due <= until:
-                found[(ns, key)] = t
+        roots = [root] if root is not None else list(self._heaps)
+        for r in roots:
+            heap = self._heaps.get(r)
+            while heap and heap[0][0] <= until:
+                _, ns, key = heapq.heappop(heap)
+                t = self._timers.get((ns, key))
+                if t is not None and not t.fired and t.due <= until:
+                    found[(ns, key)] = t
+            if heap is not None and not heap:
+                del self._heaps[r]
         return sorted(found.values(), key=lambda t: (t.due, t.rule_id, t.key, t.policy_id))
 
     def timers_in(self, ns: str, scope: str) -> list[Timer]:
@@ -390,4 +407,4 @@ def trim(items: list[Recent], since: datetime, keep: int | None = None) -> list[
 
 
 __all__ = ["Department", "GroupRecord", "Membership", "MemoryState", "Person", "Recent", "RulesState",
-           "Timer", "trim"]
+           "Timer", "root_of", "trim"]

@@ -11,7 +11,7 @@ import dataclasses
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session
 
 from services.rules import models as m
@@ -185,8 +185,11 @@ class SqlState:
             self.s.delete(row)
             self.s.flush()
 
-    def due_timers(self, until: datetime) -> list[Timer]:
+    def due_timers(self, until: datetime, root: str | None = None) -> list[Timer]:
         q = select(m.RulesTimer).where(m.RulesTimer.due <= _utc(until), m.RulesTimer.fired.is_(False))
+        if root is not None:  # the scope is the root or starts with "root|" (no LIKE: ids contain "_")
+            q = q.where(or_(m.RulesTimer.scope == root,
+                            func.substr(m.RulesTimer.scope, 1, len(root) + 1) == f"{root}|"))
         timers = []
         for row in self.s.scalars(q):
             t = self._timer(row)

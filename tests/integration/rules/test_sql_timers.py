@@ -80,3 +80,25 @@ def test_sql_and_memory_agree_on_which_rules_wait_in_a_scope(db_url):
             state.drop_timer("company-default/member.inactive", "wecom:sales|liuyang")
         s.flush()
         assert set(sql.namespaces_in("wecom:sales|liuyang")) == set() == set(memory.namespaces_in("wecom:sales|liuyang"))
+
+
+def test_due_timers_of_one_root_are_its_group_and_its_members_only(db_url):
+    """A message looks at its own group's deadlines only: the group's scope and ``group|user`` scopes,
+    not a group whose id merely looks alike (``_`` is a LIKE wildcard; the filter must not use it)."""
+    engine = make_engine(db_url)
+    create_tables(engine, TABLES)
+    due = datetime(2025, 3, 3, 10, 30, tzinfo=CST)
+
+    def timer(key: str, scope: str) -> Timer:
+        return Timer(rule_id="reply.leader_task", key=key, due=due, policy_id="company-default", policy_version=1,
+                     scope=scope)
+
+    with session_scope(engine) as s:
+        for key, scope in [("a", "wecom:sa_es"), ("b", "wecom:sa_es|liuyang"), ("c", "wecom:saxes|liuyang"),
+                           ("d", "wecom:sa_es2|liuyang"), ("e", "E0101")]:
+            SqlState(s).put_timer(timer(key, scope))
+    with session_scope(engine) as s:
+        state = SqlState(s)
+        assert [t.key for t in state.due_timers(due, "wecom:sa_es")] == ["a", "b"]
+        assert [t.key for t in state.due_timers(due, "E0101")] == ["e"]
+        assert [t.key for t in state.due_timers(due)] == ["a", "b", "c", "d", "e"]

@@ -56,7 +56,38 @@ def test_exempt_users_are_not_flagged():
     assert [v.employee_id for v in world.violations()] == ["E0101"]
 
 
-def test_timers_fire_on_later_chat_events_not_only_on_ticks(company: World):
+def test_timers_fire_on_later_events_of_their_own_group_not_only_on_ticks(company: World):
+    company.say("sales", "zhangzong", "@刘洋 合同今天下班前发我", at(3, 14), mentions=["liuyang"])
+    company.say("sales", "chenchen", "各位下午好", at(3, 15))
+    assert len(company.violations("reply.leader_task")) == 1
+
+
+def test_another_groups_later_message_does_not_fire_a_deadline_but_a_tick_does(company: World):
+    """Another group is another partition: its clock may run ahead of this group's, whose answer may
+    still be on its way. Firing on it would flag, then retract when the answer is read."""
     company.say("sales", "zhangzong", "@刘洋 合同今天下班前发我", at(3, 14), mentions=["liuyang"])
     company.say("all", "chenchen", "各位下午好", at(3, 15))
+    assert company.violations("reply.leader_task") == []
+    company.say("sales", "liuyang", "好的，马上发", at(3, 14, 10))   # read late, still in time
+    company.tick(at(3, 16))
+    assert company.violations("reply.leader_task") == []
+    assert not [e for e in company.emitted if type(e.payload).__name__ == "ViolationDismissed"]
+    company.say("sales", "zhangzong", "@刘洋 报价单也发我", at(3, 16, 30), mentions=["liuyang"])
+    company.tick(at(3, 17, 30))
     assert len(company.violations("reply.leader_task")) == 1
+
+
+def test_memory_state_due_timers_by_root():
+    from services.rules.state import MemoryState, Timer
+
+    def state() -> MemoryState:
+        st = MemoryState()
+        for key, scope in [("a", "wecom:sales"), ("b", "wecom:sales|liuyang"), ("c", "wecom:sales2|liuyang"),
+                           ("d", "E0101")]:
+            st.put_timer(Timer(rule_id="r", key=key, due=at(3, 10), policy_id="p", policy_version=1, scope=scope))
+        return st
+
+    assert [t.key for t in state().due_timers(at(3, 10), "wecom:sales")] == ["a", "b"]
+    assert [t.key for t in state().due_timers(at(3, 10), "E0101")] == ["d"]
+    assert [t.key for t in state().due_timers(at(3, 9, 59), "wecom:sales")] == []
+    assert [t.key for t in state().due_timers(at(3, 10))] == ["a", "b", "c", "d"]

@@ -86,14 +86,14 @@ def test_events_outside_the_range_only_build_facts():
     assert report["by_rule"]["reply.leader_task"] == 1
 
 
-def test_a_deadline_fired_early_by_another_group_and_retracted_live_is_retracted_in_the_replay_too():
-    """Live, another group's later message may be applied before this group's answer (another
-    partition), fire the deadline, and the answer then retracts it. The replay follows the applied
-    order, so it must retract it as well rather than report it as new."""
+def test_a_deadline_fired_early_and_retracted_live_is_retracted_in_the_replay_too():
+    """Live, a clock tick may be applied before this group's answer (its partition lags), fire the
+    deadline, and the answer then retracts it. The replay follows the applied order, so it must
+    retract it as well rather than report it as new."""
     world = Recorder()
     staff(world)
     world.say("sales", "zhangzong", "@刘洋 合同今天下班前发我", at(3, 14), mentions=["liuyang"])
-    world.say("all", "chenchen", "下午的会改到三点", at(3, 15))         # past the 30-minute deadline
+    world.tick(at(3, 15))                                               # past the 30-minute deadline
     world.say("sales", "liuyang", "好的，马上发", at(3, 14, 10))       # answered in time, applied late
     fired = [e.payload.violation_id for e in world.emitted
              if type(e.payload).__name__ == "ViolationDetected" and e.payload.rule_id == "reply.leader_task"]
