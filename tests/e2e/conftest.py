@@ -248,7 +248,7 @@ class System:
             finally:
                 conn.close()
         else:
-            ends, done = _kafka_offsets(str(self.kafka), list(groups))
+            ends, done = _kafka_offsets(str(self.kafka), groups)
         lag = {g: sum(n - done.get((g, t, p), 0) for (t, p), n in ends.items() if t in topics) for g, topics in
                groups.items()}
         return ends, lag
@@ -271,23 +271,35 @@ class System:
             time.sleep(0.25)
 
 
-def _kafka_offsets(bootstrap: str, groups: list[str]) -> tuple[dict[tuple[str, int], int],
-                                                                 dict[tuple[str, str, int], int]]:
+def _kafka_offsets(bootstrap: str, groups: dict[str, list[str]]) -> tuple[dict[tuple[str, int], int],
+                                                                           dict[tuple[str, str, int], int]]:
+    """End offsets (confirmed as the event log confirms them) and each group's committed offsets,
+    read without joining any group."""
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    from services.common.eventlog.kafka_consumer import confirmed_end_offsets
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="qg-e2e-probe")
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="qg-e2e-probe", enable_auto_commit=False)
+    probes: list[Any] = []
+
+    def probe() -> Any:
+        probes.append(KafkaConsumer(bootstrap_servers=bootstrap, client_id="qg-e2e-probe", enable_auto_commit=False))
+        return probes[-1]
+
     try:
         tps = [TopicPartition(t, p) for t in consumer.topics() if t.startswith("qg.")
                for p in consumer.partitions_for_topic(t) or ()]
-        ends = {(tp.topic, tp.partition): n for tp, n in consumer.end_offsets(tps).items()}
+        ends = {(tp.topic, tp.partition): n for tp, n in confirmed_end_offsets(consumer, probe, tps, 10).items()}
         done: dict[tuple[str, str, int], int] = {}
-        for g in groups:
-            with contextlib.suppress(Exception):  # a group that never committed has no offsets yet
-                for tp, meta in admin.list_consumer_group_offsets(g).items():
-                    done[(g, tp.topic, tp.partition)] = meta.offset
+        for g, topics in groups.items():
+            mine = [tp for tp in tps if tp.topic in topics]
+            for tp, meta in admin.list_group_offsets({g: mine}).get(g, {}).items():
+                done[(g, tp.topic, tp.partition)] = max(meta.offset, 0)
         return ends, done
     finally:
+        for c in probes:
+            c.close()
         consumer.close()
         admin.close()
 

@@ -316,12 +316,14 @@ def accounts_of(activity: Activity) -> dict[str, str]:
 
 
 # -- state digests for rebuild ------------------------------------------------------------------------
-RUNTIME = {"qg_inbox", "qg_outbox"}
+# Runtime bookkeeping, not state: the inbox and outbox, and the rules state version (it counts
+# transactions, and a rebuild commits in other batches than the live worker did).
+RUNTIME = {"qg_inbox", "qg_outbox", "rules_state_version"}
 
 
-def state_digest(url: str, skip: Iterable[str] = ()) -> tuple[str, dict[str, int]]:
+def state_digest(url: str, skip: Iterable[str] = ()) -> tuple[str, dict[str, str]]:
     """sha256 over every table of a service database (rows sorted), runtime tables excluded.
-    Returns the digest and the row count per table (for the failure message)."""
+    Returns the digest and, per table, the row count and a short digest (for the failure message)."""
     from sqlalchemy import MetaData, create_engine, select
 
     engine = create_engine(url)
@@ -335,10 +337,12 @@ def state_digest(url: str, skip: Iterable[str] = ()) -> tuple[str, dict[str, int
                     continue
                 rows = sorted(json.dumps([_plain(x) for x in row], ensure_ascii=False, default=str)
                               for row in conn.execute(select(meta.tables[name])))
-                counts[name] = len(rows)
-                h.update(name.encode())
+                table = hashlib.sha256()
                 for row in rows:
-                    h.update(row.encode())
+                    table.update(row.encode())
+                counts[name] = f"{len(rows)} rows {table.hexdigest()[:12]}"
+                h.update(name.encode())
+                h.update(table.digest())
         return h.hexdigest(), counts
     finally:
         engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -190,25 +190,7 @@ class KafkaLogConsumer(Consumer):
         return {self._logical_tp(tp): n for tp, n in self._end_offsets(self._partitions()).items()}
 
     def _end_offsets(self, tps: list[KTP]) -> dict[KTP, int]:
-        """ListOffsets(latest), confirmed by the high watermark of a fetch at that offset."""
-        try:
-            listed = dict(self._consumer.end_offsets(tps))
-            to_check = [tp for tp, n in listed.items() if n > 0]
-            if not to_check:
-                return listed
-            probe = self._probe_consumer()
-            probe.assign(to_check)
-            for tp in to_check:
-                probe.seek(tp, listed[tp] - 1)
-            deadline = time.monotonic() + self._log.request_timeout_ms / 1000
-            while time.monotonic() < deadline:
-                probe.poll(timeout_ms=100, max_records=1, update_offsets=False)
-                marks = {tp: probe.highwater(tp) for tp in to_check}
-                if all(m is not None for m in marks.values()):
-                    return {tp: max(n, marks.get(tp) or 0) for tp, n in listed.items()}
-            raise LogUnavailable("Kafka did not answer a fetch for end offsets in time")
-        except KafkaError as exc:
-            raise LogUnavailable(f"cannot read end offsets: {exc}") from exc
+        return confirmed_end_offsets(self._consumer, self._probe_consumer, tps, self._log.request_timeout_ms / 1000)
 
     def _probe_consumer(self) -> KafkaConsumer:
         if self._probe is None:
@@ -258,3 +240,30 @@ class KafkaLogConsumer(Consumer):
             if self._admin is not None:
                 self._admin.close()
                 self._admin = None
+
+
+def confirmed_end_offsets(consumer: KafkaConsumer, probe: Callable[[], KafkaConsumer], tps: list[KTP],
+                          timeout_s: float) -> dict[KTP, int]:
+    """ListOffsets(latest), confirmed by the high watermark of a fetch at that offset.
+
+    Tansu's ListOffsets may answer below what a fetch already returns; a lag computed from it alone
+    can read 0 while records are still unread. ``probe`` gives a group-less consumer for the fetch.
+    """
+    try:
+        listed = dict(consumer.end_offsets(tps))
+        to_check = [tp for tp, n in listed.items() if n > 0]
+        if not to_check:
+            return listed
+        p = probe()
+        p.assign(to_check)
+        for tp in to_check:
+            p.seek(tp, listed[tp] - 1)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            p.poll(timeout_ms=100, max_records=1, update_offsets=False)
+            marks = {tp: p.highwater(tp) for tp in to_check}
+            if all(m is not None for m in marks.values()):
+                return {tp: max(n, marks.get(tp) or 0) for tp, n in listed.items()}
+        raise LogUnavailable("Kafka did not answer a fetch for end offsets in time")
+    except KafkaError as exc:
+        raise LogUnavailable(f"cannot read end offsets: {exc}") from exc
