@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -132,17 +132,45 @@ def group_name_format(rule: ActiveRule, inp: Input, state: StateView) -> list[Ou
     return [rule.finding(inp, ev_, dedupe=(name,))]
 
 
-@detector("group_owner_not_employee", on=(roster.GroupRegistered, roster.GroupUpdated))
+class OwnerParams(_P):
+    unknown_owner_grace_minutes: PositiveInt = 10
+
+
+@detector("group_owner_not_employee", on=(roster.GroupRegistered, roster.GroupUpdated, TimerFired),
+          params=OwnerParams)
 def group_owner_not_employee(rule: ActiveRule, inp: Input, state: StateView) -> list[Output]:
-    """群主须为在职员工 / the owner must be a current employee."""
-    info = inp.event.info
+    """群主须为在职员工 / the owner must be a current employee.
+
+    An owner who has left is flagged at once. An owner id HR has not told us about yet is judged
+    after ``unknown_owner_grace_minutes``: the registration and the owner's hire travel on different
+    partitions of the roster topic and may be read in either order."""
+    ev, ref = inp.event, f"{inp.platform}:{inp.group_id}"
+    if isinstance(ev, TimerFired):
+        d = ev.data
+        owner = state.person(d["owner_id"])
+        g = state.group(d["platform"], d["group_id"])
+        if owner is not None and owner.status != "departed" or g is None or g.owner_employee_id != d["owner_id"]:
+            return []  # known by now, or the group has another owner since
+        return [_owner_finding(rule, g, d["name"], d["owner_id"], owner, datetime.fromisoformat(d["at"]),
+                               ev.causing_event_ids, d.get("registered_by"))]
+    info = ev.info
     owner = state.person(info.owner_id) if info.owner_id else None
     if owner is not None and owner.status != "departed":
-        return []
+        return [TimerCancel(f"owner|{ref}", inp.time)]
+    if owner is None and info.owner_id:
+        return [TimerSet(key=f"owner|{ref}", scope=ref,
+                         due=inp.time + timedelta(minutes=rule.params.unknown_owner_grace_minutes),
+                         data={"platform": inp.platform, "group_id": inp.group_id, "owner_id": info.owner_id,
+                               "name": info.name, "at": inp.time.isoformat(), "registered_by": info.registered_by})]
     g = inp.group or GroupRecord(platform=inp.platform or "other", group_id=inp.group_id or "")
-    return [_group_finding(rule, g.evolve(name=info.name), inp.time, (inp.event_id,),
-                           f"群「{info.name}」的群主 {info.owner_id or '（无）'} 不是在职员工 / owner is not a current employee",
-                           info.registered_by, owner_id=info.owner_id)]
+    return [_owner_finding(rule, g, info.name, info.owner_id, owner, inp.time, (inp.event_id,), info.registered_by)]
+
+
+def _owner_finding(rule: ActiveRule, g: GroupRecord, name: str | None, owner_id: str | None, owner, at, causes,
+                   registered_by: str | None) -> Finding:
+    state_word = "已离职 / has left" if owner is not None else "不是在职员工 / is not a current employee"
+    return _group_finding(rule, g.evolve(name=name), at, tuple(causes),
+                          f"群「{name}」的群主 {owner_id or '（无）'} {state_word}", registered_by, owner_id=owner_id)
 
 
 class AdminsParams(_P):
