@@ -357,15 +357,8 @@ def running_system(request: pytest.FixtureRequest, root: Path, combo: str, **kw:
 
 
 def e2e_combos() -> list[Any]:
-    """Embedded + SQLite always; Kafka + PostgreSQL with ``QG_E2E_KAFKA=1`` (see README, Tests).
-
-    Known issue (issue 7): on Kafka this harness's idle detection (raw admin offsets against Tansu)
-    never sees the workers' lag fall, although the services do process the day (``qg up --kafka
-    local`` flags it). Kafka is covered meanwhile by the event-log contract suite and the worker and
-    SIGKILL tests on Kafka + PostgreSQL. Opt in to work on it.
-    """
-    combos = ["embedded-sqlite"] + (["kafka-postgresql"] if os.environ.get("QG_E2E_KAFKA") == "1" else [])
-    return [pytest.param(c, id=c) for c in combos]
+    """Both: the embedded log + SQLite (one machine) and Kafka (a local Tansu) + PostgreSQL (production)."""
+    return [pytest.param(c, id=c) for c in ("embedded-sqlite", "kafka-postgresql")]
 
 
 @pytest.fixture
