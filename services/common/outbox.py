@@ -76,6 +76,17 @@ def seen(session: Session, consumer: str, event_id: str) -> bool:
     return session.get(InboxEntry, (consumer, event_id)) is not None
 
 
+def seen_among(session: Session, consumer: str, event_ids: list[str]) -> set[str]:
+    """Which of ``event_ids`` ``consumer`` has handled: one query for a whole batch (a query per
+    record also flushed the batch's pending rows each time, a fifth of a worker's CPU)."""
+    found: set[str] = set()
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start:start + 500]
+        found.update(session.scalars(select(InboxEntry.event_id).where(InboxEntry.consumer == consumer,
+                                                                       InboxEntry.event_id.in_(chunk))))
+    return found
+
+
 _last_mark = datetime.min.replace(tzinfo=timezone.utc)
 
 

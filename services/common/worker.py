@@ -161,9 +161,9 @@ class Worker:
             try:
                 done: dict[int, str] = {}
                 with session_scope(self.engine) as session:
-                    batch_ids: set[str] = set()
+                    batch_ids = outbox.seen_among(session, self.name, [w[2].id for w in work])
                     for i, record, event, payload, handler in work:
-                        if event.id in batch_ids or outbox.seen(session, self.name, event.id):
+                        if event.id in batch_ids:
                             done[i] = "duplicate"
                             continue
                         batch_ids.add(event.id)
