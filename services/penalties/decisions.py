@@ -123,13 +123,27 @@ def restep_later(session: Session, overturned_id: str, *, actor: str, cause_id: 
     (a fine of the 2nd offence becomes the criticism of a 1st), entries only, nothing edited.
     """
     gone = _get(session, Sanction, overturned_id, "处罚 / sanction")
-    pv = session.get(PolicyVersion, (gone.policy_id, gone.policy_version))
-    ladder = PackView(pv.pack).ladders.get(gone.ladder) if pv else None
+    restep_after(session, gone.employee_id, gone.ladder, gone.policy_id, gone.policy_version,
+                 store.aware(gone.occurred_at), actor=actor, reason="前次处罚撤销，重新计次 / repeat count corrected",
+                 cause_id=cause_id, cause_event=cause_event, now=now)
+
+
+def restep_after(session: Session, employee_id: str, ladder_name: str, policy_id: str, policy_version: int,
+                 after: datetime, *, actor: str, reason: str, cause_id: str, cause_event: str, now: datetime) -> None:
+    """Re-count the person's standing sanctions on ``ladder_name`` for offences after ``after``: each whose
+    step is now wrong is reversed and imposed again at the right step (entries only, nothing edited).
+
+    Two causes: an earlier sanction was overturned (:func:`restep_later`), or an earlier offence arrived
+    after later ones were sanctioned (``handlers``: the same person's violations in two groups travel on
+    different chat partitions).
+    """
+    pv = session.get(PolicyVersion, (policy_id, policy_version))
+    ladder = PackView(pv.pack).ladders.get(ladder_name) if pv else None
     if ladder is None:
         return
     later = session.scalars(select(Sanction).where(
-        Sanction.employee_id == gone.employee_id, Sanction.ladder == gone.ladder, Sanction.status == "imposed",
-        Sanction.occurred_at > gone.occurred_at).order_by(Sanction.occurred_at, Sanction.sanction_id)).all()
+        Sanction.employee_id == employee_id, Sanction.ladder == ladder_name, Sanction.status == "imposed",
+        Sanction.occurred_at > after).order_by(Sanction.occurred_at, Sanction.sanction_id)).all()
     for s in later:
         prior = [t for t in store.standing_offences(session, s.employee_id, s.ladder, s.violation_id)
                  if t < store.aware(s.occurred_at)]
@@ -137,8 +151,8 @@ def restep_later(session: Session, overturned_id: str, *, actor: str, cause_id: 
         step = ladder.step_for(count)
         if step.number == s.step or step.needs_review:
             continue
-        reverse(session, s.sanction_id, actor=actor, reason="前次处罚撤销，重新计次 / repeat count corrected",
-                cause_id=cause_id, cause_event=cause_event, now=now)
+        reverse(session, s.sanction_id, actor=actor, reason=reason, cause_id=cause_id, cause_event=cause_event,
+                now=now)
         actions.impose(session, SanctionImposed(
             sanction_id=derive_id("sanction-restep", s.sanction_id, cause_id), employee_id=s.employee_id,
             violation_id=s.violation_id, rule_id=s.rule_id, ladder=s.ladder, step=step.number, repeat_count=count,

@@ -39,6 +39,7 @@ from services.penalties.models import (
     Sanction,
     Violation,
 )
+from services.penalties.decisions import restep_after
 from services.penalties.sanctioning import decide_merit, decide_violation
 
 
@@ -127,6 +128,14 @@ def _decide(ctx: Context, v: ViolationDetected, row: Violation) -> None:
                             time=v.occurred_at, causation=causation, correlation=ctx.event.correlation)
     row.state = "decided"
     ctx.session.add(row)
+    for d in decisions:
+        # The ladder counts offences in the order they happened. This one may have happened before
+        # offences already sanctioned (it arrived late: the same person's violations in two groups
+        # are judged on different chat partitions); their steps are corrected, on the record.
+        restep_after(ctx.session, d.employee_id, d.ladder, d.policy_id, d.policy_version, v.occurred_at,
+                     actor="penalties", reason="较早的违规后到，重新计次 / an earlier offence arrived late: "
+                                               "repeat count corrected",
+                     cause_id=v.violation_id, cause_event=row.event_id, now=v.occurred_at)
 
 
 def on_violation_dismissed(ctx: Context, p: ViolationDismissed) -> None:
