@@ -98,6 +98,22 @@ def mark_seen(session: Session, consumer: str, event_id: str) -> None:
     now = datetime.now(timezone.utc)
     _last_mark = now if now > _last_mark else _last_mark + timedelta(microseconds=1)
     session.add(InboxEntry(consumer=consumer, event_id=event_id, handled_at=_last_mark))
+    session.info.setdefault(_MARKED, set()).add((consumer, event_id))
+
+
+_MARKED = "qg_inbox_marked"
+
+
+def marked_here(session: Session, consumer: str, event_id: str) -> bool:
+    """Whether this transaction already recorded ``event_id`` as handled by ``consumer``.
+
+    A batch checks the inbox once, up front (:func:`seen_among`); a handler may record more ids
+    while the batch runs (an event the service derives and applies at once, ``apply_locally``). If
+    that same event is also a later record of the batch — a worker refolding a log that already
+    holds what it decides, after its database was restored — it must count as a duplicate, not
+    fail the batch on the inbox's primary key.
+    """
+    return (consumer, event_id) in session.info.get(_MARKED, ())
 
 
 class Relay:

@@ -75,8 +75,11 @@ def apply_locally(session: Session, event: CloudEvent, routes: Routes, *, consum
     inbox (so the worker skips it when it comes back from the log) and queues it in the outbox.
     Returns False, doing nothing, when the event was already applied (a retried request).
     """
-    if outbox.seen(session, consumer, event.id):
+    if outbox.marked_here(session, consumer, event.id):
         return False
+    with session.no_autoflush:  # only the inbox is asked: what is pending need not be written first
+        if outbox.seen(session, consumer, event.id):
+            return False
     outbox.mark_seen(session, consumer, event.id)
     payload = event.payload()
     handler = routes.get(type(payload))
@@ -163,10 +166,9 @@ class Worker:
                 with session_scope(self.engine) as session:
                     batch_ids = outbox.seen_among(session, self.name, [w[2].id for w in work])
                     for i, record, event, payload, handler in work:
-                        if event.id in batch_ids:
+                        if event.id in batch_ids or outbox.marked_here(session, self.name, event.id):
                             done[i] = "duplicate"
                             continue
-                        batch_ids.add(event.id)
                         outbox.mark_seen(session, self.name, event.id)
                         handler(Context(session, event, self.source, record, rebuilding), payload)
                         done[i] = "handled"

@@ -197,3 +197,50 @@ def test_a_failing_record_rolls_its_batch_back_and_the_rest_is_applied_once(work
     drain(worker)
     applied = counts(worker.engine, ids(tag, *range(10), 99))
     assert applied == {i: 1 for i in ids(tag, *range(10))}
+
+
+def test_a_row_read_by_several_records_of_a_batch_is_read_once(worker, log, tag):
+    """The identity map holds clean rows weakly; the unit of work keeps them for the transaction,
+    so 50 messages from 7 senders look each sender up once per batch, not once per message."""
+    from sqlalchemy import event as sa_event
+
+    with session_scope(worker.engine) as s:
+        for n in range(7):
+            if s.get(ToyKnown, f"1000{n}") is None:
+                s.add(ToyKnown(user_id=f"1000{n}"))
+    publish(log, [message(tag, i) for i in range(50)])
+    lookups: list[str] = []
+
+    def count(conn, cursor, statement, *_):
+        if "FROM toy_known" in statement:
+            lookups.append(statement)
+
+    sa_event.listen(worker.engine, "before_cursor_execute", count)
+    try:
+        drain(worker)
+    finally:
+        sa_event.remove(worker.engine, "before_cursor_execute", count)
+    assert counts_known(worker.engine, ids(tag, *range(50))) == {True}
+    assert 7 <= len(lookups) <= 14, f"{len(lookups)} look-ups of 7 senders for 50 messages"
+
+
+def test_an_event_applied_locally_earlier_in_the_batch_is_a_duplicate_when_it_comes(worker, log, tag):
+    """A handler may derive an event and apply it at once (``apply_locally``); if the same event is
+    also a later record of the batch (a log refolded into a restored database), the batch neither
+    fails on the inbox key nor applies it twice."""
+    from services.common.eventlog.base import Record
+    from services.common.worker import Worker
+
+    derived = message(tag, 2)
+
+    def derive(ctx, msg):
+        toy_service.on_message(ctx, msg)
+        if msg.message_id == f"{tag}-1":
+            apply_locally(ctx.session, decode(derived), toy_service.ROUTES, consumer=worker.name,
+                          source="qunguard/toy")
+
+    w = Worker(worker.name, log, worker.engine, {MessagePosted: derive},
+               projection_tables=worker.projection_tables, batch=50)
+    records = [Record("qg.chat.v1", 0, i, b"qq:7001", v, 0) for i, v in enumerate([message(tag, 1), derived])]
+    assert w.handle_batch(records) == ["handled", "duplicate"]
+    assert counts(worker.engine, ids(tag, 1, 2)) == {i: 1 for i in ids(tag, 1, 2)}
