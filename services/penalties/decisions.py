@@ -137,8 +137,8 @@ def restep_after(session: Session, employee_id: str, ladder_name: str, policy_id
     after later ones were sanctioned (``handlers``: the same person's violations in two groups travel on
     different chat partitions).
     """
-    pv = session.get(PolicyVersion, (policy_id, policy_version))
-    ladder = PackView(pv.pack).ladders.get(ladder_name) if pv else None
+    pack = store.pack_of(session, policy_id, policy_version)
+    ladder = pack.ladders.get(ladder_name) if pack else None
     if ladder is None:
         return
     later = session.scalars(select(Sanction).where(
@@ -147,7 +147,7 @@ def restep_after(session: Session, employee_id: str, ladder_name: str, policy_id
     for s in later:
         prior = [t for t in store.standing_offences(session, s.employee_id, s.ladder, s.violation_id)
                  if t < store.aware(s.occurred_at)]
-        count = repeat_count(ladder, prior, store.aware(s.occurred_at), PackView(pv.pack).timezone)
+        count = repeat_count(ladder, prior, store.aware(s.occurred_at), pack.timezone)
         step = ladder.step_for(count)
         if step.number == s.step or step.needs_review:
             continue

@@ -87,7 +87,8 @@ def on_department(ctx: Context, p: DepartmentChanged) -> None:
 
 
 def on_violation_detected(ctx: Context, v: ViolationDetected) -> None:
-    row = ctx.session.get(Violation, v.violation_id)
+    with ctx.session.no_autoflush:  # a Violation is flushed as soon as it is added: none is pending
+        row = ctx.session.get(Violation, v.violation_id)
     if row is None:
         row = Violation(violation_id=v.violation_id, event_id=ctx.event.id, rule_id=v.rule_id, policy_id=v.policy_id,
                         policy_version=v.policy_version, platform=v.platform, group_id=v.group_id,

@@ -28,12 +28,17 @@ def lock_account(session: Session, employee_id: str) -> Account:
     The lock is taken before the entries and their outbox row are written, so the order of one
     person's lines equals the order of their events on the log, which a rebuild replays.
     """
+    locked = session.info.setdefault("penalties_locked_accounts", {})
+    account = locked.get(employee_id)
+    if account is not None:  # locked earlier in this transaction: the lock holds until it ends
+        return account
     account = session.scalars(select(Account).where(Account.employee_id == employee_id)
                               .with_for_update()).first()
     if account is None:
         account = Account(employee_id=employee_id, last_seq=0, last_hash=GENESIS)
         session.add(account)
         session.flush()
+    locked[employee_id] = account
     return account
 
 
@@ -54,7 +59,6 @@ def append_lines(session: Session, lines: list[Line]) -> list[LedgerEntry]:
         session.add(entry)
         session.add(account)
         out.append(entry)
-    session.flush()
     return out
 
 
@@ -103,8 +107,16 @@ def standing_offences(session: Session, employee_id: str, ladder: str, before_vi
 
 
 def pack_of(session: Session, policy_id: str, version: int) -> PackView | None:
-    row = session.get(PolicyVersion, (policy_id, version))
-    return PackView(row.pack) if row else None
+    """The view of a published version, parsed once per transaction (a worker batch judges a hundred
+    violations under the same version; its ladders were parsed three times per violation)."""
+    views = session.info.setdefault("penalties_pack_views", {})
+    view = views.get((policy_id, version))
+    if view is None:
+        row = session.get(PolicyVersion, (policy_id, version))
+        if row is None:
+            return None
+        view = views[(policy_id, version)] = PackView(row.pack)
+    return view
 
 
 def department_of(session: Session, employee_id: str) -> str | None:

@@ -1,0 +1,118 @@
+"""Per-worker cost: CPU per record of each service's worker, refolding a recorded log into a new database.
+
+The pipeline benchmark (``bench/pipeline.py``) tells how fast the system drains as a whole, but on two
+cores the workers slow each other down, so it cannot say which one to make faster, nor by how much.
+This one replays what a run recorded, one worker at a time, alone: it reads every record of the
+worker's topics from the run's embedded log, in the order that worker originally applied them (its
+inbox), and hands them to ``Worker.handle_batch`` in batches of 100 against an empty SQLite database,
+exactly as the live worker does (decisions made, events emitted into the outbox; the outbox is not
+published). Only the time inside ``handle_batch`` is counted, as process CPU.
+
+    python -m bench.pipeline --backend embedded --seconds 10 --rate 1000   # records a run in /tmp/qg-bench-pipeline-*
+    python -m bench.workers --data /tmp/qg-bench-pipeline-XXXX/var --workers roster rules penalties
+    python -m bench.workers --data ... --workers roster --profile 25          # and where it goes
+
+The run's own data are not touched: new consumer group, new database in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import io
+import json
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from services.common import outbox  # noqa: E402
+from services.common.db import make_engine  # noqa: E402
+from services.common.eventlog.base import Record  # noqa: E402
+from services.common.eventlog.embedded import EmbeddedLog  # noqa: E402
+from services.common.worker import Worker, _peek_id  # noqa: E402
+
+WORKERS = ("roster", "rules", "penalties")
+
+
+def recorded(log: EmbeddedLog, worker: Worker, applied: dict[str, float]) -> list[Record]:
+    """The worker's records in the order it applied them (events it never applied last)."""
+    records = worker._read_to_end()
+    never = float("inf")
+    records.sort(key=lambda r: (applied.get(_peek_id(r.value), never), r.timestamp_ms, r.topic, r.partition,
+                                r.offset))
+    return records
+
+
+def measure(data: Path, service: str, batch: int, profile: int) -> dict[str, Any]:
+    module = importlib.import_module(f"services.{service}.worker")
+    original = make_engine(f"sqlite:///{data / (service + '.db')}")
+    log = EmbeddedLog(data / "eventlog.db")
+    with tempfile.TemporaryDirectory(prefix=f"qg-bench-{service}-") as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'fresh.db'}")
+        live = module.build_worker(None, log=log, engine=engine) if service != "roster" else _roster(log, engine)
+        applied = outbox.applied_order(original, live.name)
+        worker = Worker(live.name, log, engine, live.routes, source=live.source, topics=live.topics,
+                        projection_tables=live.projection_tables, batch=batch)
+        worker.create_tables()
+        records = recorded(log, worker, applied)
+        profiler = cProfile.Profile() if profile else None
+        cpu = 0.0
+        for start in range(0, len(records), batch):
+            chunk = records[start:start + batch]
+            t = time.process_time()
+            if profiler:
+                profiler.enable()
+            worker.handle_batch(chunk)
+            if profiler:
+                profiler.disable()
+            cpu += time.process_time() - t
+        kinds: dict[str, int] = {}
+        for r in records:
+            kinds[r.topic] = kinds.get(r.topic, 0) + 1
+        with engine.connect() as conn:
+            emitted = conn.exec_driver_sql("select count(*) from qg_outbox").scalar()
+        out: dict[str, Any] = {"worker": service, "records": len(records), "by_topic": kinds,
+                               "emitted": emitted, "cpu_s": round(cpu, 2),
+                               "us_per_record": round(cpu / max(len(records), 1) * 1e6),
+                               "records_per_cpu_s": round(len(records) / cpu) if cpu else None}
+        if profiler:
+            buf = io.StringIO()
+            pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(profile)
+            out["profile"] = buf.getvalue()
+        engine.dispose()
+    original.dispose()
+    return out
+
+
+def _roster(log: EmbeddedLog, engine) -> Worker:
+    from services.roster.handlers import ROUTES
+    from services.roster.models import PROJECTION_TABLES
+    from services.roster.writes import CONSUMER, SOURCE
+
+    return Worker(CONSUMER, log, engine, ROUTES, source=SOURCE, projection_tables=PROJECTION_TABLES)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, required=True, help="a run's data directory (eventlog.db, <service>.db)")
+    p.add_argument("--workers", nargs="+", choices=WORKERS, default=list(WORKERS))
+    p.add_argument("--batch", type=int, default=100, help="records per transaction, as the live worker")
+    p.add_argument("--profile", type=int, default=0, help="print the top N functions by cumulative time")
+    args = p.parse_args()
+    for service in args.workers:
+        result = measure(args.data, service, args.batch, args.profile)
+        text = result.pop("profile", None)
+        print(json.dumps(result, ensure_ascii=False))
+        if text:
+            print(text)
+
+
+if __name__ == "__main__":
+    main()
