@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from services.rules import models as m
 from services.rules.state import Department, GroupRecord, Membership, MemoryState, Person, Recent, Timer
-from services.rules.store import SqlState, decode
+from services.rules.store import SqlState, _utc, decode, encode
 
 _INFO_KEY = "rules.state"
 _PACKS_KEY = "rules.packs"
@@ -245,29 +245,49 @@ class CachedState:
         self._dirty[("flagged", violation_id)] = None
 
     def flush(self) -> None:
-        """Write each changed key's current value (or its absence) to SQL."""
+        """Write each changed key's current value (or its absence) to SQL: one upsert per table for
+        all the keys of the transaction (people and approvals, rare, row by row)."""
         mem, sql = self.mem, self.sql
+        puts: dict[type, list[dict[str, Any]]] = {}
+        drops: dict[type, list[tuple[Any, ...]]] = {}
+
+        def put(model: type, **row: Any) -> None:
+            puts.setdefault(model, []).append(row)
+
         for kind, key in self._dirty:
             if kind == "person":
                 sql.put_person(mem.person(key))  # people are never removed, only marked departed
             elif kind == "department":
-                sql.put_department(mem.department(key))
+                put(m.RulesDepartment, department_id=key, doc=encode(mem.department(key)))
             elif kind == "approval":
                 sql.add_approval(*key)
             elif kind == "group":
-                sql.put_group(mem.group(*key))
+                put(m.RulesGroup, platform=key[0], group_id=key[1], doc=encode(mem.group(*key)))
             elif kind == "member":
                 found = mem.member(*key)
-                sql.put_member(found) if found is not None else sql.drop_member(*key)
+                if found is None:
+                    drops.setdefault(m.RulesMember, []).append(key)
+                else:
+                    put(m.RulesMember, platform=key[0], group_id=key[1], user_id=key[2], doc=encode(found))
             elif kind == "window":
-                sql.put_window(key, list(mem.window(key)))
+                put(m.RulesWindow, key=key, items=[encode(r) for r in mem.window(key)])
             elif kind == "digest":
-                sql.put_digest(key, *mem.seen_digest(key))
+                time, event_id = mem.seen_digest(key)
+                put(m.RulesMemory, key=f"digest:{key}", value={"t": time.isoformat(), "e": event_id})
             elif kind == "counter":
-                sql.put_counter(key, mem.counter(key))
+                put(m.RulesMemory, key=key, value=dict(mem.counter(key)))
             elif kind == "timer":
                 timer = mem.timer(*key)
-                sql.put_timer(timer) if timer is not None else sql.drop_timer(*key)
+                if timer is None:
+                    drops.setdefault(m.RulesTimer, []).append(key)
+                else:
+                    put(m.RulesTimer, rule_id=timer.ns, key=timer.key, scope=timer.scope, due=_utc(timer.due),
+                        fired=timer.fired, doc=encode(timer))
             elif kind == "flagged":
-                sql.mark_flagged(key)
+                put(m.RulesFlagged, violation_id=key)
+        self.sql.s.flush()  # rows the ORM still holds (people, approvals) first, then the bulk writes
+        for model, keys in drops.items():
+            sql.delete_keys(model, keys)
+        for model, rows in puts.items():
+            sql.upsert(model, rows)
         self._dirty.clear()

@@ -211,6 +211,39 @@ class SqlState:
     def prune_fired(self, before: datetime) -> None:
         self.s.execute(delete(m.RulesTimer).where(m.RulesTimer.fired.is_(True), m.RulesTimer.due < _utc(before)))
 
+    # bulk write-through (the worker's in-memory state, ``cache.CachedState.flush``)
+    def upsert(self, model: type, rows: list[dict[str, Any]]) -> None:
+        """Insert or replace ``rows`` of ``model`` by primary key, a few statements for all of them.
+
+        ``merge`` per key first SELECTs the row it replaces: two round trips and an ORM object per
+        changed key, 40 % of the rules worker's CPU at commit. One ``INSERT … ON CONFLICT DO UPDATE``
+        (SQLite ≥ 3.24 and PostgreSQL both have it) per 500 rows writes the same values.
+        """
+        if not rows:
+            return
+        table = model.__table__  # type: ignore[attr-defined]
+        dialect = self.s.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(table)
+        keys = [c.name for c in table.primary_key.columns]
+        others = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        stmt = (stmt.on_conflict_do_update(index_elements=keys, set_=others) if others
+                else stmt.on_conflict_do_nothing(index_elements=keys))
+        for start in range(0, len(rows), 500):
+            self.s.execute(stmt, rows[start:start + 500])
+
+    def delete_keys(self, model: type, keys: list[tuple[Any, ...]]) -> None:
+        """Delete rows of ``model`` by primary key (no ORM load first)."""
+        if not keys:
+            return
+        table = model.__table__  # type: ignore[attr-defined]
+        columns = list(table.primary_key.columns)
+        for key in keys:
+            self.s.execute(delete(table).where(*(c == v for c, v in zip(columns, key, strict=True))))
+
     # idempotency and packs
     def flagged(self, violation_id: str) -> bool:
         return self.s.get(m.RulesFlagged, violation_id) is not None
