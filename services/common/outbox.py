@@ -94,11 +94,39 @@ def mark_seen(session: Session, consumer: str, event_id: str) -> None:
     """Record ``event_id`` as handled. ``handled_at`` strictly increases within a process, so the
     applied order read back by :func:`applied_order` has no ties even when a batch of records is
     handled within one microsecond."""
+    session.add(InboxEntry(consumer=consumer, event_id=event_id, handled_at=_next_mark()))
+    session.info.setdefault(_MARKED, set()).add((consumer, event_id))
+
+
+def _next_mark() -> datetime:
     global _last_mark
     now = datetime.now(timezone.utc)
     _last_mark = now if now > _last_mark else _last_mark + timedelta(microseconds=1)
-    session.add(InboxEntry(consumer=consumer, event_id=event_id, handled_at=_last_mark))
-    session.info.setdefault(_MARKED, set()).add((consumer, event_id))
+    return _last_mark
+
+
+class InboxMarks:
+    """A batch's own inbox rows, stamped as each record is handled and inserted in one statement.
+
+    An ORM object per record was a sixth of a small handler's cost. The stamp is taken when the
+    record is handled, not when the rows are written, so the applied order read back by
+    :func:`applied_order` interleaves correctly with what handlers recorded themselves meanwhile
+    (``apply_locally``).
+    """
+
+    def __init__(self, session: Session, consumer: str) -> None:
+        self.session, self.consumer = session, consumer
+        self.rows: list[dict[str, object]] = []
+        self.marked = session.info.setdefault(_MARKED, set())
+
+    def mark(self, event_id: str) -> None:
+        self.rows.append({"consumer": self.consumer, "event_id": event_id, "handled_at": _next_mark()})
+        self.marked.add((self.consumer, event_id))
+
+    def write(self) -> None:
+        if self.rows:
+            self.session.execute(InboxEntry.__table__.insert(), self.rows)
+            self.rows = []
 
 
 _MARKED = "qg_inbox_marked"
