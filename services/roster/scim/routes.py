@@ -8,6 +8,7 @@ because identity providers parse these.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -66,8 +67,35 @@ async def _run(request: Request, operation: Callable[[Session], Response]) -> Re
         return error_response(err)
 
 
-def _now(request: Request):
-    return request.app.state.clock()
+OCCURRED_AT = "X-Qunguard-Occurred-At"
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _now(request: Request) -> datetime:
+    """When the change happened: now, or the time the caller states for a change it loads late.
+
+    HR systems are often synchronised after the fact (a month of hires and departures loaded at
+    once). Stamped on arrival, a hire loaded weeks late has every deadline already past and is
+    judged against chat that happened after it; with ``X-Qunguard-Occurred-At`` (RFC 3339 with an
+    offset, not in the future) the roster events carry the time HR gives, and the rules judge each
+    deadline in event time. Unparseable or future values are refused, never guessed.
+    """
+    now = request.app.state.clock()
+    raw = request.headers.get(OCCURRED_AT)
+    if raw is None:
+        return now
+    try:
+        at = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ScimError(400, f"{OCCURRED_AT} 不是 RFC 3339 时间 / {OCCURRED_AT} is not an RFC 3339 time: "
+                             f"{raw[:60]!r}", "invalidValue") from None
+    if at.tzinfo is None:
+        raise ScimError(400, f"{OCCURRED_AT} 缺少时区 / {OCCURRED_AT} needs an offset (+08:00 or Z)",
+                        "invalidValue")
+    if at > now + CLOCK_SKEW:
+        raise ScimError(400, f"{OCCURRED_AT} 在未来 / {OCCURRED_AT} is in the future: {raw[:60]}",
+                        "invalidValue")
+    return at
 
 
 def _params(model: type, request: Request) -> ResponseParameters | None:

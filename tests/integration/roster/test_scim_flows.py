@@ -147,3 +147,17 @@ def test_department_groups_with_member_patch_emit_department_changed(roster):
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidValue"
     dept = [e.data for e in roster.outbox() if e.type.endswith("department_changed.v1")]
     assert dept == [{"department_id": gid, "name": "研发部", "deleted": False, "occurred_at": dept[0]["occurred_at"]}]
+
+
+def test_a_change_loaded_late_carries_the_time_hr_gives(roster):
+    """``X-Qunguard-Occurred-At`` stamps the roster events of a backfilled change with its own time
+    (deadlines are judged in event time); a bad or future value is refused, nothing emitted."""
+    before = len(roster.outbox())
+    for bad, why in (("yesterday", "RFC 3339"), ("2025-03-03T09:00:00", "offset"), ("2999-01-01T00:00:00Z", "future")):
+        r = roster.scim("POST", "/Users", zhang_san(), **{"X-Qunguard-Occurred-At": bad})
+        assert r.status_code == 400 and r.json()["scimType"] == "invalidValue" and why in r.json()["detail"], r.text
+    assert len(roster.outbox()) == before
+    created = roster.scim("POST", "/Users", zhang_san(), **{"X-Qunguard-Occurred-At": "2025-03-03T08:30:00+08:00"})
+    assert created.status_code == 201, created.text
+    hired = [e for e in roster.outbox() if e.type.endswith("employee_hired.v1")][-1]
+    assert hired.data["occurred_at"].startswith("2025-03-03T") and hired.time.timestamp() == 1740961800
