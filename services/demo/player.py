@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from services.demo.activity import Activity, Event, rfc3339
+from services.demo.activity import Activity, Event, HrChange, rfc3339
 from services.demo.payloads import group_registrations, scim_users
 from services.demo.platforms import Secrets, render
 
@@ -136,8 +136,11 @@ class Player:
             self._check(r, f"发布策略包 / publishing {path.name}")
             self._count("packs")
 
-    def _scim(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
-        return self.http.request(method, self._url("roster", path), json=body, headers={"Content-Type": SCIM_TYPE})
+    def _scim(self, method: str, path: str, body: dict[str, Any], at: datetime | None = None) -> httpx.Response:
+        headers = {"Content-Type": SCIM_TYPE}
+        if at is not None:  # a change loaded after the fact keeps its own time (see roster's SCIM routes)
+            headers["X-Qunguard-Occurred-At"] = at.isoformat()
+        return self.http.request(method, self._url("roster", path), json=body, headers=headers)
 
     def load_roster(self, activity: Activity) -> None:
         for body in scim_users(activity.company):
@@ -161,12 +164,17 @@ class Player:
 
     def hr_changes(self, activity: Activity) -> None:
         for change in activity.hr_changes:
-            if change.method == "POST":
-                self._check(self._scim("POST", "/scim/v2/Users", change.document), change.id, (201, 409))
-            else:
-                self._check(self._scim("PUT", f"/scim/v2/Users/{self._scim_id(change.employee_id)}",
-                                       change.document), change.id)
-            self._count(f"hr_{change.kind}")
+            self.hr_change(change)
+
+    def hr_change(self, change: HrChange, *, stamped: bool = False) -> None:
+        """One HR change over SCIM; ``stamped`` sends it with its own time instead of "now"."""
+        at = change.at if stamped else None
+        if change.method == "POST":
+            self._check(self._scim("POST", "/scim/v2/Users", change.document, at), change.id, (201, 409))
+        else:
+            self._check(self._scim("PUT", f"/scim/v2/Users/{self._scim_id(change.employee_id)}",
+                                   change.document, at), change.id)
+        self._count(f"hr_{change.kind}")
 
     def send_generic(self, events: list[Event]) -> None:
         r = self.http.post(self._url("ingest", "/v1/ingest/generic"), json={"events": [e.body for e in events]})

@@ -172,10 +172,17 @@ def pair_talk(b: Builder, d: date) -> None:
     g = _dept_group(b, d)
     a, c = b.pick(g, d, 2, staff=True)
     t0 = at(d, 16, b.rng.randint(5, 30))
+    # a case placed earlier in this group (a long text at 16:xx) would be a third voice in the run
+    taken = [e.time for e in b.events if e.body["group_id"] == g.group_id and e.body["type"] == "message"]
+    slots = [t0, *(at(d, 16, 5) + timedelta(minutes=k) for k in range(0, 80)),
+             *(at(d, 9, 40) + timedelta(minutes=k) for k in range(0, 360))]
+    t0 = next((t for t in slots if not any(t - timedelta(minutes=31) <= x <= t + timedelta(minutes=20)
+                                           for x in taken)), t0)
     b.block(g, t0 - timedelta(minutes=31), t0 + timedelta(minutes=20))
     msgs = [b.say(g, (a, c)[i % 2], t0 + timedelta(minutes=2 * i, seconds=b.rng.randint(0, 50)), texts.P2P[i],
                   clean=False) for i in range(8)]
     b.label("content.point_to_point", msgs[-1].id, g, b.account(g, c), msgs[-1].time, "两人连续 8 条 / 8 in a row")
+    b.pairs.append((g, msgs))
 
 
 def run(b: Builder, days: list[date], profile: str) -> None:

@@ -88,9 +88,12 @@ def check(activity: Activity) -> list[str]:
                 problems.append(f"{imgs[i].id}: unlabelled image flooding")
     for evs in by_group.values():
         evs.sort(key=lambda e: (e.time, e.id))
-        for i in pair_runs(evs):
-            if ("content.point_to_point", evs[i].id) not in labelled:
-                problems.append(f"{evs[i].id}: unlabelled two-person run")
+        runs = {evs[i].id for i in pair_runs(evs)}
+        for ev_id in runs:
+            if ("content.point_to_point", ev_id) not in labelled:
+                problems.append(f"{ev_id}: unlabelled two-person run")
+        problems += [f"{ev.id}: labelled two-person run that another message interrupts" for ev in evs
+                     if ("content.point_to_point", ev.id) in labelled and ev.id not in runs]
     problems += _repeats(activity, by_group)
     return problems
 

@@ -20,6 +20,7 @@ from services.demo.activity import (
     Builder,
     Event,
     at,
+    rfc3339,
     text_key,
     working_days,
 )
@@ -105,9 +106,18 @@ def _pair_run(msgs: list[Event], i: int) -> tuple[int, set[str]]:
 
 
 def pair_runs(msgs: list[Event]) -> list[int]:
-    """Indexes of messages that complete a two-person run of exactly 8 within 30 minutes."""
-    return [i for i in range(len(msgs))
-            if (r := _pair_run(msgs, i))[0] == P2P_MESSAGES and len(r[1]) == 2]
+    """Indexes of messages that complete a two-person run of exactly 8 within 30 minutes in which
+    the speaker changes at least 4 times (the rule's back-and-forth: one person answering another
+    with a burst of seven is flooding, not a conversation)."""
+    out = []
+    for i in range(len(msgs)):
+        length, pair = _pair_run(msgs, i)
+        if length != P2P_MESSAGES or len(pair) != 2:
+            continue
+        users = [m.body["user_id"] for m in msgs[i - length + 1:i + 1]]
+        if sum(1 for a, b in zip(users, users[1:]) if a != b) >= P2P_MESSAGES // 2:
+            out.append(i)
+    return out
 
 
 def break_pairs(b: Builder) -> None:
@@ -135,3 +145,39 @@ def break_pairs(b: Builder) -> None:
             ev = b.say(g, eid, t, b.unique_text(texts.COMMON, g, d, eid))
             keys = [(m.time, m.id) for m in msgs]
             msgs.insert(bisect.bisect(keys, (ev.time, ev.id)), ev)
+
+
+def settle_pairs(b: Builder) -> None:
+    """Move a scripted two-person run that another case's message landed in to a quiet slot.
+
+    Clean traffic keeps out of a run's window (``Builder.block``), but scripted cases choose their
+    own times (an insult, a weekly report), and one of them inside the run is a third voice: no
+    run, and a label the detector rightly never matches. The run keeps its day, its people and its
+    spacing and moves, with its label, to the first start from 16:05 (then from 09:00) whose
+    31 minutes before and whose span hold no other message of the group.
+    """
+    import dataclasses
+
+    for g, run in b.pairs:
+        mine = {e.id for e in run}
+        others = sorted(e.time for e in b.events if e.body["group_id"] == g.group_id
+                        and e.body["type"] == "message" and e.id not in mine)
+        span = run[-1].time - run[0].time
+
+        def free(start: datetime) -> bool:
+            lo, hi = start - timedelta(seconds=P2P_WINDOW_S + 60), start + span + timedelta(seconds=1)
+            return not any(lo <= t <= hi for t in others)
+
+        if free(run[0].time):
+            continue
+        d = run[0].time.date()
+        starts = [at(d, 16, 5) + timedelta(minutes=k) for k in range(0, 60)]
+        starts += [at(d, 9, 0) + timedelta(minutes=k) for k in range(0, 8 * 60)]
+        start = next((t for t in starts if free(t)), None)
+        if start is None:
+            continue  # the self-check reports the run as not a run
+        shift = start - run[0].time
+        for e in run:
+            e.body["time"] = rfc3339(e.time + shift)
+        b.labels = [dataclasses.replace(lb, at=lb.at + shift) if lb.event_id == run[-1].id
+                    and lb.rule_id == "content.point_to_point" else lb for lb in b.labels]

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import yaml
 
-from services.demo.activity import Activity, Event, Label
+from services.demo.activity import Activity, Event, HrChange, Label
 from services.demo.platforms import Secrets, render
 from services.demo.player import Player, plan
 
@@ -63,10 +63,18 @@ def names_of(activity: Activity) -> dict[str, str]:
 
 
 def send_chat(http: httpx.Client, urls: dict[str, str], events: list[Event], secrets: Secrets,
-              names: dict[str, str], feed: Feed, *, batch: int = 500, native: bool = True, copies: int = 1) -> None:
+              names: dict[str, str], feed: Feed, *, batch: int = 500, native: bool = True, copies: int = 1,
+              hr: list[HrChange] | None = None, player: Player | None = None) -> None:
     """Events in order: generic batches, each native-capable message as its platform's webhook.
-    ``copies`` > 1 delivers every request that many times, as platforms retrying would."""
+    ``copies`` > 1 delivers every request that many times, as platforms retrying would. ``hr``
+    changes (with ``player``) go in between at their own times, sent with that time."""
     pending: list[dict[str, Any]] = []
+    hr = list(hr or [])
+
+    def hr_until(t: datetime | None) -> None:
+        while hr and (t is None or hr[0].at <= t):
+            flush()
+            player.hr_change(hr.pop(0), stamped=True)  # type: ignore[union-attr]
 
     def flush() -> None:
         if pending:
@@ -77,6 +85,7 @@ def send_chat(http: httpx.Client, urls: dict[str, str], events: list[Event], sec
             pending.clear()
 
     for ev in events:
+        hr_until(ev.time)
         if native and native_ok(ev):
             flush()
             d = render(ev, names, secrets, now=datetime.now(UTC))
@@ -91,10 +100,12 @@ def send_chat(http: httpx.Client, urls: dict[str, str], events: list[Event], sec
         if len(pending) >= batch:
             flush()
     flush()
+    hr_until(None)
 
 
-def setup(system: Any, activity: Activity, secrets: Secrets) -> Feed:
-    """Everything before the chat: pack, people, registry, member snapshots, HR changes."""
+def setup(system: Any, activity: Activity, secrets: Secrets, *, hr: bool = True) -> Feed:
+    """Everything before the chat: pack, people, registry, member snapshots, HR changes (unless
+    ``hr`` is False: they are then played within the chat, at their own times)."""
     feed = Feed()
     with system.client() as http:
         player = Player(http, system.urls, lambda _: None, secrets)
@@ -107,7 +118,8 @@ def setup(system: Any, activity: Activity, secrets: Secrets) -> Feed:
         player.send_generic(setup_events)
         feed.generic += len(setup_events)
         system.wait_idle()
-        player.hr_changes(activity)
+        if hr:
+            player.hr_changes(activity)
     system.wait_idle()
     return feed
 
@@ -119,11 +131,18 @@ def finish(system: Any) -> None:
     system.wait_idle()
 
 
-def load(system: Any, activity: Activity, secrets: Secrets, *, native: bool = True) -> Feed:
-    """The whole roll-out into ``system`` (a ``conftest.System``), waiting for idle between phases."""
-    feed = setup(system, activity, secrets)
+def load(system: Any, activity: Activity, secrets: Secrets, *, native: bool = True,
+         hr_in_time: bool = False) -> Feed:
+    """The whole roll-out into ``system`` (a ``conftest.System``), waiting for idle between phases.
+
+    HR changes go first, stamped on arrival, when the activity is just behind the wall clock (the
+    day); ``hr_in_time`` plays them among the chat at their own times, stamped with those times
+    (the month, played weeks later, like an HR system back-filling a month of changes)."""
+    feed = setup(system, activity, secrets, hr=not hr_in_time)
     with system.client() as http:
-        send_chat(http, system.urls, plan(activity).chat, secrets, names_of(activity), feed, native=native)
+        player = Player(http, system.urls, lambda _: None, secrets)
+        send_chat(http, system.urls, plan(activity).chat, secrets, names_of(activity), feed, native=native,
+                  hr=activity.hr_changes if hr_in_time else None, player=player)
     finish(system)
     return feed
 
