@@ -96,7 +96,10 @@ def run(inputs: Iterable[Recorded], pack: PolicyPack, since: datetime, until: da
                 found.pop(e.payload.violation_id, None)
             elif isinstance(e.payload, MeritDetected):
                 merits.append(e.payload)
-    return _report(candidate, since, until, state, list(found.values()), merits, list(actual),
+    # A deadline that passed before the range may be judged by an event inside it (a late
+    # registration): it occurred before the range, and the live side is counted by occurrence too.
+    in_range = [v for v in found.values() if since <= v.occurred_at < until]
+    return _report(candidate, since, until, state, in_range, merits, list(actual),
                    {"read": read, "evaluated": evaluated, "skipped": skipped})
 
 

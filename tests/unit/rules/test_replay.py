@@ -104,3 +104,20 @@ def test_a_deadline_fired_early_and_retracted_live_is_retracted_in_the_replay_to
     report = run(world.recorded, pack, at(3, 0), at(5, 0), actual_events(world), applied)
     assert report["diff"] == {"new": [], "gone": [], "changed": []}
     assert "reply.leader_task" not in report["by_rule"]
+
+
+def test_a_deadline_before_the_range_judged_inside_it_is_not_new():
+    """A temporary group that ended before the range, registered inside it: live flags it at its
+    deadline (before the range), so a replay of the range must not report it as new."""
+    from datetime import date
+
+    world = Recorder()
+    staff(world)
+    world.register("p1", "天高集团展会临时群", "project", owner="E0010", lifetime="temporary",
+                   end_date=date(2025, 3, 7), when=at(20, 9))
+    world.tick(at(20, 10))
+    assert [v.occurred_at < at(15, 0) for v in world.violations("group.temp_not_dissolved")] == [True]
+    pack = load_pack(POLICIES / "company-default.yaml")
+    report = run(world.recorded, pack, at(15, 0), at(25, 0), actual=actual_events(world))
+    assert report["diff"] == {"new": [], "gone": [], "changed": []}
+    assert "group.temp_not_dissolved" not in report["by_rule"]
