@@ -112,17 +112,31 @@ def messages(groups, t0: datetime, n: int, rnd: random.Random):
     return out
 
 
+def dump_events(emitted: list, path: str) -> None:
+    """Write every emitted event as one JSON line (id, type, time, causes, payload), sorted, so two
+    versions of the engine can be compared with ``cmp`` or ``diff`` (their output must not change)."""
+    import json
+
+    lines = sorted(json.dumps([e.id, type(e.payload).__name__, e.time.isoformat(), list(e.causation),
+                               e.payload.model_dump(mode="json")], ensure_ascii=False, sort_keys=True)
+                   for e in emitted)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def bench_engine(n_messages: int = 50_000, n_groups: int = 40, n_people: int = 400, seed: int = 7,
-                 profile: str | None = None) -> dict:
+                 profile: str | None = None, dump: str | None = None) -> dict:
     """One pass: a fresh state, warm-up on the first 10 %, the rest timed (optionally profiled with
-    cProfile into ``profile``)."""
+    cProfile into ``profile``; with ``dump``, every event emitted over the whole stream, warm-up
+    included, is written there after timing, see :func:`dump_events`)."""
     rnd = random.Random(seed)
     state, book = MemoryState(), PolicyBook()
     groups, t0 = setup(state, book, n_people, n_groups, rnd)
     events = messages(groups, t0, n_messages, rnd)
     warm = events[: len(events) // 10]
+    kept: list = []
     for e, payload in warm:
-        evaluate(state, e, book, payload)
+        kept += evaluate(state, e, book, payload)
     emitted = 0
     profiler = None
     if profile:
@@ -131,13 +145,21 @@ def bench_engine(n_messages: int = 50_000, n_groups: int = 40, n_people: int = 4
         profiler = cProfile.Profile()
         profiler.enable()
     started, cpu_started = time.perf_counter(), time.process_time()
-    for e, payload in events[len(warm):]:
-        emitted += len(evaluate(state, e, book, payload))
+    if dump:
+        for e, payload in events[len(warm):]:
+            found = evaluate(state, e, book, payload)
+            emitted += len(found)
+            kept += found
+    else:
+        for e, payload in events[len(warm):]:
+            emitted += len(evaluate(state, e, book, payload))
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
+    if dump:
+        dump_events(kept, dump)
     measured = sum(1 for e, _ in events[len(warm):] if isinstance(_, chat.MessagePosted))
     rules = len(book.in_force(state, t0)[0].rules)
     ticks = len(events) - len(warm) - measured
@@ -154,8 +176,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=1, help="passes; the best is reported (noisy machines)")
     parser.add_argument("--profile", help="write cProfile stats of the timed part of one pass here")
+    parser.add_argument("--dump", help="write every emitted event of one pass here, one sorted JSON line each "
+                                       "(compare two versions of the engine with cmp)")
     args = parser.parse_args()
-    runs = [bench_engine(args.messages, args.groups, args.people, args.seed, args.profile if i == 0 else None)
+    runs = [bench_engine(args.messages, args.groups, args.people, args.seed, args.profile if i == 0 else None,
+                         args.dump if i == 0 else None)
             for i in range(args.repeat)]
     best = max(runs, key=lambda r: r["msgs_per_s"])
     best["passes"] = ",".join(str(r["msgs_per_s"]) for r in runs)

@@ -47,7 +47,7 @@ from services.rules.detectors.base import (
     TimerFired,
     TimerSet,
 )
-from services.rules.fold import fold_chat, fold_roster
+from services.rules.fold import fold_chat, fold_message, fold_roster
 from services.rules.ids import derive_id
 from services.rules.policy.model import PolicyPack
 from services.rules.policy.runtime import PackRuntime
@@ -90,8 +90,8 @@ class PolicyBook:
         so it is remembered with the interval it holds for (asked for every event)."""
         packs = state.packs()
         last = self._last
-        if last is not None and (last[1] is None or last[1] <= at) and (last[2] is None or at < last[2]) and (
-                last[0] is packs or _same(last[0], packs)):
+        if last is not None and (last[0] is packs or _same(last[0], packs)) and (
+                last[1] is None or last[1] <= at) and (last[2] is None or at < last[2]):
             return last[3]
         best: dict[str, PolicyPack] = {}
         start: datetime | None = None
@@ -125,19 +125,21 @@ def evaluate(state: RulesState, envelope: CloudEvent, book: PolicyBook, payload:
         if accept_policies:
             state.put_pack(PolicyPack.model_validate(payload.pack))
         return []
+    if type(payload) is chat.MessagePosted:
+        return _evaluate_message(state, envelope, book, payload, detect)
     at = payload.now if isinstance(payload, ClockTicked) else envelope.time
     tick = isinstance(payload, ClockTicked)
     if tick:
         state.prune_fired(at - FIRED_KEPT)
+    is_roster = payload.topic.name == roster.EmployeeHired.topic.name
     if not detect:
-        if payload.topic.name == roster.EmployeeHired.topic.name:
+        if is_roster:
             fold_roster(payload, state, envelope.id)
         else:
             fold_chat(payload, state, envelope.id)
         return []
     root = None if tick else root_of_event(payload)
     out = fire_due(state, book, at) if tick else fire_due(state, book, at, root) if root else []
-    is_roster = payload.topic.name == roster.EmployeeHired.topic.name
     if is_roster:
         fold_roster(payload, state, envelope.id)
     if not tick:
@@ -152,6 +154,22 @@ def evaluate(state: RulesState, envelope: CloudEvent, book: PolicyBook, payload:
                 out += fire_due(state, book, at, r)
     if not is_roster:
         fold_chat(payload, state, envelope.id)
+    return out
+
+
+def _evaluate_message(state: RulesState, envelope: CloudEvent, book: PolicyBook, msg: chat.MessagePosted,
+                      detect: bool) -> list[Emitted]:
+    """``evaluate`` for a message, the event nearly every call is about: the same steps in the same
+    order (its group's due timers, the rules, the fold), without asking what kind of event it is at
+    each step. A message never arms a deadline that is already past, so nothing fires after it."""
+    if not detect:
+        fold_message(msg, state, envelope.id)
+        return []
+    at = envelope.time
+    out = fire_due(state, book, at, f"{msg.platform}:{msg.group_id}")
+    for rt in book.in_force(state, at):
+        out += _run_rules(state, rt, msg, envelope.id, at, None)
+    fold_message(msg, state, envelope.id)
     return out
 
 
@@ -207,7 +225,7 @@ def _fire(state: RulesState, book: PolicyBook, due: list[Timer]) -> list[Emitted
 
 
 def _run_rules(state: RulesState, rt: PackRuntime, payload: Payload, event_id: str, at: datetime,
-               armed: set[str]) -> list[Emitted]:
+               armed: set[str] | None) -> list[Emitted]:
     kind = type(payload)
     if kind not in rt.by_type:
         return []
@@ -218,7 +236,7 @@ def _run_rules(state: RulesState, rt: PackRuntime, payload: Payload, event_id: s
         g = inp.group
         category = g.category if g is not None and g.registered else None
         # messages: only the rules whose precondition holds (each distinct precondition tested once)
-        rules = rt.rules_for(kind, category, inp.platform, f"{inp.platform}:{inp.group_id}").screen(inp, state)
+        rules = rt.rules_for(kind, category, inp.platform, inp.ref).screen(inp, state)
     out: list[Emitted] = []
     for rule, d, exempting in rules:
         if exempting and _exempt(state, rule, inp):
@@ -230,6 +248,11 @@ def _run_rules(state: RulesState, rt: PackRuntime, payload: Payload, event_id: s
 
 
 def _input(state: RulesState, rt: PackRuntime, payload: Payload, event_id: str, at: datetime) -> Input:
+    if type(payload) is chat.MessagePosted:  # the common case, without probing attributes
+        platform, group_id, user_id = payload.platform, payload.group_id, payload.user_id
+        actor = state.person_by_account(platform, user_id) if platform and user_id else None
+        group = state.group(platform, group_id) if platform and group_id else None
+        return Input(payload, event_id, at, rt, platform, group_id, user_id, actor, group)
     platform = getattr(payload, "platform", None)
     group_id = getattr(payload, "group_id", None)
     user_id = getattr(payload, "user_id", None) if isinstance(payload, chat.ChatEvent) else None

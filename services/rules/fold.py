@@ -127,7 +127,9 @@ def fold_chat(payload: object, state: RulesState, event_id: str) -> None:
 
 
 @fold_chat.register(chat.MessagePosted)
-def _message(p: chat.MessagePosted, state: RulesState, event_id: str) -> None:
+def fold_message(p: chat.MessagePosted, state: RulesState, event_id: str) -> None:
+    """A message: the group's last message and active day, the sender's membership, both windows.
+    The engine calls it directly (not through ``fold_chat``'s dispatch): it runs for every message."""
     t = p.occurred_at
     g = state.group(p.platform, p.group_id)
     day = t.date()
@@ -153,7 +155,7 @@ def _message(p: chat.MessagePosted, state: RulesState, event_id: str) -> None:
     recent = Recent(t, event_id, p.user_id, p.msg_type, None, (p.text or "")[:500])
     since = t - WINDOW_SPAN
     ref = f"{p.platform}:{p.group_id}"
-    state.append_window(f"g:{ref}", recent, since, GROUP_WINDOW)
+    state.append_window("g:" + ref, recent, since, GROUP_WINDOW)
     state.append_window(f"u:{ref}|{p.user_id}", recent, since, USER_WINDOW)
 
 

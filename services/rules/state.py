@@ -14,7 +14,7 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 def evolve(record: Any, **changes: Any) -> Any:
@@ -136,9 +136,14 @@ def root_of(scope: str) -> str:
     return scope.split("|", 1)[0]
 
 
-@dataclass(frozen=True)
-class Recent:
-    """One message in a recent-activity window (for flooding, back-and-forth, copies)."""
+class Recent(NamedTuple):
+    """One message in a recent-activity window (for flooding, back-and-forth, copies).
+
+    A named tuple rather than a frozen dataclass like the other records: the fold builds one per
+    message and the windows keep tens of thousands of them. A tuple is built without a generic
+    ``__setattr__`` per field, reads its fields through C accessors, and, holding only times and
+    strings, is untracked by the garbage collector (whose full passes would otherwise visit every
+    window entry)."""
 
     time: datetime
     event_id: str
@@ -268,7 +273,8 @@ class MemoryState:
         return [self._groups[k] for k in sorted(self._groups)]
 
     def member(self, platform: str, group_id: str, user_id: str) -> Membership | None:
-        return self._members.get((platform, group_id), {}).get(user_id)
+        found = self._members.get((platform, group_id))
+        return found.get(user_id) if found is not None else None
 
     def members(self, platform: str, group_id: str) -> list[Membership]:
         found = self._members.get((platform, group_id), {})
@@ -296,8 +302,12 @@ class MemoryState:
             self._windows[key] = [item]
             return
         items.append(item)
-        if items[0].time >= since and len(items) <= keep:
-            return  # nothing to trim (most messages)
+        n = len(items)
+        if n <= keep and items[0].time >= since:
+            return  # nothing to trim
+        if n == keep + 1 and items[1].time >= since:
+            del items[0]  # a full window drops its oldest item (most messages in a busy group)
+            return
         start = 0
         while start < len(items) and items[start].time < since:
             start += 1
@@ -321,17 +331,18 @@ class MemoryState:
         return self._timers.get((ns, key))
 
     def put_timer(self, timer: Timer) -> None:
-        ident = (timer.ns, timer.key)
+        ns = timer.ns  # a property: built once here
+        ident = (ns, timer.key)
         old = self._timers.get(ident)
         self._timers[ident] = timer
         if not timer.fired and (old is None or old.due != timer.due or old.fired):
-            heapq.heappush(self._heaps.setdefault(timer.root, []), (timer.due, *ident))
+            heapq.heappush(self._heaps.setdefault(timer.root, []), (timer.due, ns, timer.key))
         elif timer.fired and (old is None or not old.fired):
-            heapq.heappush(self._fired, (timer.due, *ident))
-        keys = self._scoped.get((timer.ns, timer.scope))
+            heapq.heappush(self._fired, (timer.due, ns, timer.key))
+        keys = self._scoped.get((ns, timer.scope))
         if keys is None:
-            keys = self._scoped[(timer.ns, timer.scope)] = set()
-            self._ns_in.setdefault(timer.scope, set()).add(timer.ns)
+            keys = self._scoped[(ns, timer.scope)] = set()
+            self._ns_in.setdefault(timer.scope, set()).add(ns)
         keys.add(timer.key)
 
     def drop_timer(self, ns: str, key: str) -> None:
@@ -349,7 +360,14 @@ class MemoryState:
 
     def due_timers(self, until: datetime, root: str | None = None) -> list[Timer]:
         """Unfired timers due by ``until``, oldest first: a heap per root with lazy deletion keeps
-        this O(log n), and an event looks at its own root's heap only."""
+        this O(log n), and an event looks at its own root's heap only (usually nothing is due: one
+        look at the top of the heap)."""
+        if root is not None:
+            heap = self._heaps.get(root)
+            if heap is None:
+                return []
+            if heap and heap[0][0] > until:
+                return []
         found: dict[tuple[str, str], Timer] = {}
         roots = [root] if root is not None else list(self._heaps)
         for r in roots:

@@ -1,7 +1,8 @@
 """``SqlState``: the ``RulesState`` interface over the rules tables, inside the caller's transaction.
 
 Never commits (the worker's unit of work does). Records are stored as JSON documents and decoded
-back into the same frozen dataclasses ``MemoryState`` holds, so the engine cannot tell them apart.
+back into the same records ``MemoryState`` holds (frozen dataclasses, the ``Recent`` named tuple),
+so the engine cannot tell them apart.
 Parsed packs are cached per (id, version, sha) in-process: a cache of immutable data, not state.
 """
 
@@ -37,35 +38,41 @@ def _utc(t: datetime) -> datetime:
     return t.astimezone(UTC)
 
 
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The record's fields: a frozen dataclass's, or a named tuple's (``Recent``)."""
+    fields = getattr(cls, "_fields", None)
+    return fields if fields is not None else tuple(f.name for f in dataclasses.fields(cls))
+
+
 def encode(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
+    for name in _field_names(type(obj)):
+        v = getattr(obj, name)
         if isinstance(v, (date, datetime)):
             v = v.isoformat()
-        elif f.name == "active_days":
+        elif name == "active_days":
             v = [d.isoformat() for d in v]
         elif isinstance(v, tuple):
             v = [list(x) if isinstance(x, tuple) else x for x in v]
-        out[f.name] = v
+        out[name] = v
     return out
 
 
 def decode(cls: type, doc: dict[str, Any]) -> Any:
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in doc:
+    for name in _field_names(cls):
+        if name not in doc:
             continue
-        v = doc[f.name]
-        if v is not None and f.name in _DATES:
+        v = doc[name]
+        if v is not None and name in _DATES:
             v = date.fromisoformat(v)
-        elif v is not None and f.name in _TIMES:
+        elif v is not None and name in _TIMES:
             v = datetime.fromisoformat(v)
-        elif f.name == "active_days":
+        elif name == "active_days":
             v = tuple(date.fromisoformat(d) for d in v)
         elif isinstance(v, list):
             v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
-        values[f.name] = v
+        values[name] = v
     return cls(**values)
 
 

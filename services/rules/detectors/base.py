@@ -167,6 +167,9 @@ class PackRuntime(Protocol):
     @property
     def pack(self) -> PolicyPack: ...
     def cached(self, key: str, factory: Callable[[], Any]) -> Any: ...
+    def derived(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(runtime)`` computed once per pack version, keyed by ``fn`` (the hot preconditions)."""
+        ...
 
 
 class Input:
@@ -185,9 +188,11 @@ class Input:
         "event_id",
         "group",
         "group_id",
+        "member_ref",
         "memo",
         "message",
         "platform",
+        "ref",
         "runtime",
         "text",
         "time",
@@ -214,6 +219,12 @@ class Input:
         #: The message's text ("" for other events and text-less messages).
         self.text: str = (event.text or "") if self.message is not None else ""  # type: ignore[union-attr]
         self._local: datetime | None = None
+        #: ``{platform}:{group_id}``, the group's ref: the key of its window, its timers' scope and
+        #: root. Built once here because nearly every rule that sees a message asks for it.
+        self.ref = ref = f"{platform}:{group_id}"
+        #: ``{ref}|{user_id}``: the sender's membership, the key of their window and of the timers
+        #: waiting for them.
+        self.member_ref = f"{ref}|{user_id}"
 
     def __repr__(self) -> str:
         return f"Input({type(self.event).__name__}, {self.event_id!r}, {self.time.isoformat()})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,6 +34,10 @@ from services.rules.detectors.base import (
 )
 from services.rules.policy.runtime import hhmm_of
 from services.rules.state import Recent
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.rules.policy.model import Organisation
+    from services.rules.policy.runtime import PackRuntime
 
 
 class _P(BaseModel):
@@ -67,7 +72,7 @@ def _flooding(rule: ActiveRule, inp: Input, state: StateView, label: str) -> lis
     msg, p = inp.message, rule.params
     if msg is None or (p.msg_types and msg.msg_type not in p.msg_types):
         return []
-    window = state.window(f"u:{inp.platform}:{inp.group_id}|{inp.user_id}")
+    window = state.window("u:" + inp.member_ref)
     if len(window) + 1 < p.max_messages:
         return []  # not enough messages from this member in the whole window (most members)
     horizon = inp.time - timedelta(seconds=2 * p.within)
@@ -99,12 +104,13 @@ def flooding(rule: ActiveRule, inp: Input, state: StateView) -> list[Output]:
 def is_flooding_media(inp: Input, state: StateView) -> bool:
     """Precondition of ``image_flooding``: the message has one of the media types the pack's
     image-flooding rules count (a rule counting every type lets every message through)."""
-    rt = inp.runtime
-    types = rt.cached("image_flooding.types", lambda: _media_types(rt.rules_with(is_flooding_media)))  # type: ignore[attr-defined]
+    types = inp.runtime.derived(_media_types)
     return types is None or (inp.message is not None and inp.message.msg_type in types)
 
 
-def _media_types(rules: list[ActiveRule]) -> frozenset[str] | None:
+def _media_types(rt: PackRuntime) -> frozenset[str] | None:
+    """The media types any image-flooding rule of the pack counts (None: one of them counts all)."""
+    rules = rt.rules_with(is_flooding_media)
     if any(not r.params.msg_types for r in rules):
         return None
     return frozenset(t for r in rules for t in r.params.msg_types)
@@ -151,10 +157,11 @@ class TooLongParams(_P):
 
 def may_be_too_long(inp: Input, state: StateView) -> bool:
     """Precondition of ``too_long``: longer than the smallest limit of the pack's too-long rules."""
-    rt = inp.runtime
-    limit = rt.cached("too_long.limit", lambda: min(  # type: ignore[attr-defined]
-        (r.params.max_chars for r in rt.rules_with(may_be_too_long)), default=0))  # type: ignore[attr-defined]
-    return len(inp.text) > limit
+    return len(inp.text) > inp.runtime.derived(_smallest_limit)
+
+
+def _smallest_limit(rt: PackRuntime) -> int:
+    return min((r.params.max_chars for r in rt.rules_with(may_be_too_long)), default=0)
 
 
 @detector("too_long", on=(MessagePosted,), params=TooLongParams, when=may_be_too_long)
@@ -175,29 +182,36 @@ class QuietParams(_P):
     once_per_night: bool = True
 
 
-def _quiet_window(rule: ActiveRule, inp: Input) -> tuple[str | None, str | None]:
-    p, org = rule.params, inp.org
+def _quiet_window(rule: ActiveRule, org: Organisation) -> tuple[str | None, str | None]:
+    p = rule.params
     return (p.start or (org.quiet_hours.start if org.quiet_hours else None),
             p.end or (org.quiet_hours.end if org.quiet_hours else None))
+
+
+def _quiet_windows(rt: PackRuntime) -> list[tuple[str, str]]:
+    """The quiet windows of the pack's quiet-hours rules (those with both ends)."""
+    org = rt.pack.organisation
+    return [w for w in (_quiet_window(r, org) for r in rt.rules_with(in_quiet_hours)) if w[0] and w[1]]
 
 
 def in_quiet_hours(inp: Input, state: StateView) -> bool:
     """Precondition of ``quiet_hours``: the local time lies in the quiet window of one of the pack's
     quiet-hours rules (daytime chat, nearly all of it, skips the detector)."""
-    rt = inp.runtime
-    windows = rt.cached("quiet_hours.windows", lambda: [  # type: ignore[attr-defined]
-        w for w in (_quiet_window(r, inp) for r in rt.rules_with(in_quiet_hours)) if w[0] and w[1]])  # type: ignore[attr-defined]
+    windows = inp.runtime.derived(_quiet_windows)
     if not windows:
         return False
     hhmm = inp.hhmm
-    return any(in_range(hhmm, start, end) for start, end in windows)
+    for start, end in windows:
+        if in_range(hhmm, start, end):
+            return True
+    return False
 
 
 @detector("quiet_hours", on=(MessagePosted,), params=QuietParams, when=in_quiet_hours)
 def quiet_hours(rule: ActiveRule, inp: Input, state: StateView) -> list[Output]:
     """休息时段（如 23:30–07:30）禁止群聊 / no group chat during quiet hours."""
     p = rule.params
-    start, end = _quiet_window(rule, inp)
+    start, end = _quiet_window(rule, inp.org)
     if not start or not end or inp.message is None:
         return []
     rt = inp.runtime
@@ -205,7 +219,7 @@ def quiet_hours(rule: ActiveRule, inp: Input, state: StateView) -> list[Output]:
     if not in_range(hhmm, start, end):
         return []
     if p.once_per_night:
-        for r in reversed(state.window(f"u:{inp.platform}:{inp.group_id}|{inp.user_id}")):
+        for r in reversed(state.window("u:" + inp.member_ref)):
             gap = (inp.time - r.time).total_seconds()
             if gap > 86400:
                 break
@@ -252,9 +266,13 @@ def point_to_point(rule: ActiveRule, inp: Input, state: StateView) -> list[Outpu
     msg, p = inp.message, rule.params
     if msg is None:
         return []
-    window = state.window(f"g:{inp.platform}:{inp.group_id}")
+    window = state.window("g:" + inp.ref)
     if len(window) < p.min_messages - 1:
         return []
+    if p.min_messages > 2 and len(window) >= 2:
+        last, before = window[-1].user_id, window[-2].user_id
+        if last != msg.user_id and before != msg.user_id and last != before:
+            return []  # three people among the last three messages: no back-and-forth (nearly always)
     # walk back from this message while only two people speak (usually a third one shows up at once)
     users = [msg.user_id]
     earlier: list[Recent] = []

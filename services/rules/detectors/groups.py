@@ -284,14 +284,15 @@ def group_idle(rule: ActiveRule, inp: Input, state: StateView) -> list[Output]:
 
     One timer per group, armed once and re-armed from the last message when it comes due early.
     """
-    ev, idle = inp.event, timedelta(seconds=rule.params.idle_for)
-    ref = f"{inp.platform}:{inp.group_id}"
+    ev = inp.event
     if isinstance(ev, chat.MessagePosted):
+        ref = inp.ref
         t = state.timer(rule.timer_ns, ref)
         if t is not None and not t.fired:
-            return []
-        return [TimerSet(key=ref, due=inp.time + idle, scope=ref,
+            return []  # armed already (every message but the group's first)
+        return [TimerSet(key=ref, due=inp.time + timedelta(seconds=rule.params.idle_for), scope=ref,
                          data={"platform": inp.platform, "group_id": inp.group_id})]
+    idle = timedelta(seconds=rule.params.idle_for)
     g = state.group(ev.data["platform"], ev.data["group_id"])
     if g is None or g.retired or g.dissolved:
         return []

@@ -326,16 +326,17 @@ def inactive_member(rule: ActiveRule, inp: Input, state: StateView) -> list[Outp
     One timer per membership, armed once; when it comes due and the member spoke meanwhile, it is
     re-armed from their last message instead of firing (so a message costs a lookup, not a write).
     """
-    ev, silent = inp.event, timedelta(seconds=rule.params.silent_for)
-    key = f"{inp.platform}:{inp.group_id}|{inp.user_id}"
+    ev, key = inp.event, inp.member_ref
     if isinstance(ev, (chat.MessagePosted, chat.MemberJoined)):
         t = state.timer(rule.timer_ns, key)
         if t is not None and not t.fired:
-            return []
+            return []  # armed already (nearly every message)
+        silent = timedelta(seconds=rule.params.silent_for)
         return [TimerSet(key=key, due=inp.time + silent, scope=key,
                          data={"platform": inp.platform, "group_id": inp.group_id, "user_id": inp.user_id})]
     if not isinstance(ev, TimerFired):
         return [TimerCancel(key, inp.time)]
+    silent = timedelta(seconds=rule.params.silent_for)
     d = ev.data
     m = state.member(d["platform"], d["group_id"], d["user_id"])
     if m is None:

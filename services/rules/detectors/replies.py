@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -36,6 +36,9 @@ from services.rules.detectors.base import (
     detector,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.rules.policy.runtime import PackRuntime
+
 QUESTION_WORDS = ["?", "？", "吗", "怎么", "什么时候", "请问", "多少", "为什么", "能否", "是否", "进度", "哪位"]
 TASK_WORDS = ["请", "安排", "尽快", "落实", "负责", "跟进", "处理", "汇报", "报给我", "下班前", "马上", "务必", "抓紧"]
 PUBLIC_WORDS = ["行政", "后勤", "报销", "食堂", "宿舍", "门禁", "打印机", "网络", "快递", "停车", "办公用品", "考勤"]
@@ -49,6 +52,8 @@ class _P(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     #: whose timers a message may cancel: the sender's own (``{ref}|{user}``) or the group's (``{ref}``)
     waits_on: ClassVar[Literal["sender", "group"]] = "sender"
+    #: whether a message that mentions someone (or @all) may open this SLA without an opening word
+    opens_on_mention: ClassVar[bool] = True
 
     def opening_words(self) -> list[str]:
         """Words without which a message (that mentions nobody) cannot open this SLA or be a finding."""
@@ -69,6 +74,7 @@ class _Cues:
     leader_words: re.Pattern[str] | None  # the same plus the words that only matter from a leader
     sender_ns: frozenset[str]             # timer namespaces of rules whose timers wait for one person
     group_ns: frozenset[str]              # ... and of rules whose timers any message in the group may cancel
+    mentions: bool                        # a mention (or @all) alone may open one of the rules
 
     @classmethod
     def of(cls, rules: list[ActiveRule]) -> _Cues:
@@ -76,7 +82,8 @@ class _Cues:
         leader = anyone | {w for r in rules for w in r.params.leader_words()}
         return cls(_alternation(anyone), _alternation(leader),
                    frozenset(r.timer_ns for r in rules if r.params.waits_on == "sender"),
-                   frozenset(r.timer_ns for r in rules if r.params.waits_on == "group"))
+                   frozenset(r.timer_ns for r in rules if r.params.waits_on == "group"),
+                   any(r.params.opens_on_mention for r in rules))
 
 
 def _alternation(words: set[str]) -> re.Pattern[str] | None:
@@ -84,28 +91,50 @@ def _alternation(words: set[str]) -> re.Pattern[str] | None:
 
 
 def may_concern_replies(inp: Input, state: StateView) -> bool:
-    """Precondition of every reply-SLA detector, evaluated once per message for all of them: the
-    message mentions someone or @all, holds an opening word of one of the pack's reply rules (question,
-    task — from a leader —, notice, issue, deflection), or someone it could answer is waiting (a timer of one of those
-    rules waits for its sender in this group, or, for buck passing, for anyone in this group)."""
+    """Precondition of the reply-SLA detectors whose timers wait for one person, evaluated once per
+    message for all of them: the message mentions someone or @all, holds an opening word of one of
+    those rules (question, task — from a leader —, notice), or a timer of one of them waits for its
+    sender in this group."""
+    return _concerns(inp, state, inp.runtime.derived(_reply_cues))
+
+
+def may_concern_issues(inp: Input, state: StateView) -> bool:
+    """Precondition of buck passing, whose timers any answer in the group cancels: an issue or
+    deflection word, or such a timer open in this group. Apart from ``may_concern_replies`` because
+    an open issue makes every message of its group a candidate answer: the other reply rules need
+    not see all of them."""
+    return _concerns(inp, state, inp.runtime.derived(_issue_cues))
+
+
+def _concerns(inp: Input, state: StateView, cues: _Cues) -> bool:
     msg = inp.message
     if msg is None:
         return False
-    if msg.mentions or msg.mention_all:
+    if cues.mentions and (msg.mentions or msg.mention_all):
         return True
-    rt = inp.runtime
-    cues: _Cues = rt.cached("replies.cues", lambda: _Cues.of(rt.rules_with(may_concern_replies)))  # type: ignore[attr-defined]
     words = cues.leader_words if inp.actor is not None and inp.actor.is_leader else cues.words
     if words is not None and words.search(inp.text):
         return True
-    ref = f"{inp.platform}:{inp.group_id}"
-    if not cues.sender_ns.isdisjoint(state.namespaces_in(f"{ref}|{inp.user_id}")):
+    if cues.sender_ns and not cues.sender_ns.isdisjoint(state.namespaces_in(inp.member_ref)):
         return True
-    return bool(cues.group_ns) and not cues.group_ns.isdisjoint(state.namespaces_in(ref))
+    return bool(cues.group_ns) and not cues.group_ns.isdisjoint(state.namespaces_in(inp.ref))
+
+
+def _reply_cues(rt: PackRuntime) -> _Cues:
+    return _Cues.of(rt.rules_with(may_concern_replies))
+
+
+def _issue_cues(rt: PackRuntime) -> _Cues:
+    return _Cues.of(rt.rules_with(may_concern_issues))
 
 
 def _has(text: str, words: list[str]) -> str | None:
-    return next((w for w in words if w in text), None)
+    """The first of ``words`` (in list order) that ``text`` contains (a plain loop: asked several
+    times per message, a generator costs more than the search)."""
+    for w in words:
+        if w in text:
+            return w
+    return None
 
 
 def _open(rule: ActiveRule, inp: Input, responsible: list[str], due: datetime, **data) -> list[Output]:
@@ -123,7 +152,7 @@ def _answered(rule: ActiveRule, inp: Input, state: StateView, scope: str | None 
     """Cancel the timers waiting for this message's sender in this group (posted after the question)."""
     msg = inp.message
     out: list[Output] = []
-    for t in state.timers_in(rule.timer_ns, scope or f"{inp.platform}:{inp.group_id}|{inp.user_id}"):
+    for t in state.timers_in(rule.timer_ns, scope or inp.member_ref):
         if inp.time > datetime.fromisoformat(t.data["asked_at"]) and msg.message_id != t.data["message_id"]:
             out.append(TimerCancel(t.key, inp.time))
     return out
@@ -272,13 +301,14 @@ class BuckParams(_P):
     issue_words: list[str] = ISSUE_WORDS
     deflect_words: list[str] = DEFLECT_WORDS
     waits_on: ClassVar[Literal["sender", "group"]] = "group"
+    opens_on_mention: ClassVar[bool] = False
 
     def opening_words(self) -> list[str]:
         return self.issue_words + self.deflect_words
 
 
 @detector("buck_passing", on=(MessagePosted, TimerFired), params=BuckParams,
-          when=may_concern_replies)
+          when=may_concern_issues)
 def buck_passing(rule: ActiveRule, inp: Input, state: StateView) -> list[Output]:
     """群里提出的问题要有人接、不推诿：推诿措辞需复核；N 个工作分钟无人回应则群主负责 /
     issues raised are taken up, not deflected or left to drift."""
@@ -286,7 +316,7 @@ def buck_passing(rule: ActiveRule, inp: Input, state: StateView) -> list[Output]
     if isinstance(ev, TimerFired):
         return _overdue(rule, ev, state, "所在群有问题超时无人回应 / an issue in the group was left unanswered",
                         liable_owner=True)
-    ref = f"{inp.platform}:{inp.group_id}"
+    ref = inp.ref
     out: list[Output] = [TimerCancel(t.key, inp.time) for t in state.timers_in(rule.timer_ns, ref)
                          if t.data.get("asker") != inp.user_id
                          and inp.time > datetime.fromisoformat(t.data["asked_at"])]

@@ -95,6 +95,7 @@ class PackRuntime:
                 self.by_type.setdefault(t, []).append(entry)
         self.rule_by_id = {a.id: (a, d) for a, d in self.rules}
         self._in_group: dict[tuple[type, str | None, str | None, str], RulePlan] = {}
+        self._derived: dict[Callable[[PackRuntime], Any], Any] = {}
         self._deadlines: dict[tuple[datetime, float], tuple[datetime, datetime | None]] = {}
         self._hhmm: dict[int, str] = {}
 
@@ -124,10 +125,22 @@ class PackRuntime:
         return self.cached(f"rules_with/{id(precondition)}",
                            lambda: [a for a, d in self.rules if d.when is precondition])
 
+    def derived(self, fn: Callable[[PackRuntime], Any]) -> Any:
+        """``fn(self)``, computed once per pack version: what a precondition or detector derives from
+        the pack (the union of its rules' words, the smallest limit…). Keyed by the function itself,
+        so the per-message cost is one dict lookup, without a key string or a closure per call."""
+        try:
+            return self._derived[fn]
+        except KeyError:
+            value = self._derived[fn] = fn(self)
+            return value
+
     def cached(self, key: str, factory: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            self._cache[key] = factory()
-        return self._cache[key]
+        try:
+            return self._cache[key]  # one lookup when present (the lexicon matcher: every message)
+        except KeyError:
+            value = self._cache[key] = factory()
+            return value
 
     # -- time helpers detectors share -------------------------------------------------------------
     def local(self, t: datetime) -> datetime:
@@ -136,6 +149,8 @@ class PackRuntime:
     def hhmm(self, t: datetime) -> str:
         """Local ``HH:MM`` of ``t``, remembered per minute (quiet hours ask for every message; zone
         offsets are whole minutes, so one UTC minute is one local minute)."""
+        if t.tzinfo is self.tz:
+            return _HHMM[t.hour * 60 + t.minute]  # already local: no zone conversion
         minute = int(t.timestamp() // 60)
         found = self._hhmm.get(minute)
         if found is None:
@@ -188,6 +203,7 @@ class PackRuntime:
 
 
 _SECOND = timedelta(seconds=1)
+_HHMM = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]
 
 
 def hhmm_of(local: datetime) -> str:

@@ -2,7 +2,11 @@
 
 - ``services.rules.ids.derive_id`` is ``contracts.ids.derive_id`` without ``uuid.UUID``;
 - violations built without validation (``engine.trusted``) are valid ``ViolationDetected`` payloads;
-- working-minute deadlines remembered per minute equal the calendar walk for every start second.
+- working-minute deadlines remembered per minute equal the calendar walk for every start second;
+- the local ``HH:MM`` of a time already in the pack's zone equals the converted one;
+- a full window dropping its oldest item keeps what the general trim keeps;
+- a message's group due timers looked up through the heap's top equal the full scan;
+- ``Recent`` (a named tuple) goes through the SQL documents unchanged.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from contracts.ids import derive_id as reference_id
 from contracts.violations import ViolationDetected
 from services.rules.ids import derive_id
 from services.rules.policy.loader import load_pack
-from services.rules.policy.runtime import PackRuntime
+from services.rules.policy.runtime import PackRuntime, hhmm_of
+from services.rules.state import MemoryState, Recent, Timer, trim
+from services.rules.store import decode, encode
 from tests.unit.rules.demo_pipeline import replay_demo_day
 
 pytestmark = pytest.mark.unit
@@ -93,3 +99,57 @@ def test_a_deadline_that_uses_up_an_interval_ends_at_its_end_even_when_remembere
     assert runtime.working_minutes_deadline(friday, 10) == datetime(2025, 3, 7, 18, 0, tzinfo=runtime.tz)
     later = friday + timedelta(seconds=1)  # the same remembered minute
     assert runtime.working_minutes_deadline(later, 10) == datetime(2025, 3, 10, 9, 0, 1, tzinfo=runtime.tz)
+
+
+def test_local_hhmm_of_a_time_already_in_the_zone_equals_the_converted_one(runtime):
+    start = datetime(2025, 3, 9, 0, 0, 30, tzinfo=runtime.tz)
+    for i in range(0, 2 * 86400, 37):
+        t = start + timedelta(seconds=i)
+        assert t.tzinfo is runtime.tz
+        for probe in (t, t.astimezone(UTC)):  # the fast path, then the remembered minute
+            assert runtime.hhmm(probe) == hhmm_of(probe.astimezone(runtime.tz)), probe
+
+
+def test_appending_to_a_window_keeps_what_the_general_trim_keeps():
+    """Random arrival gaps around the 24 h span and windows of every fill level: the in-place append
+    (with its shortcut for a full window) equals trimming the whole list."""
+    rnd = random.Random(11)
+    state = MemoryState()
+    expected: list[Recent] = []
+    t = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+    for i in range(3000):
+        t += timedelta(seconds=rnd.choice([1, 30, 600, 3600, 20 * 3600, 30 * 3600]))
+        item = Recent(t, f"e{i}", f"u{rnd.randrange(3)}")
+        since, keep = t - timedelta(hours=24), rnd.choice([5, 30, 30, 30])
+        state.append_window("w", item, since, keep)
+        expected = trim(expected + [item], since, keep)
+        assert list(state.window("w")) == expected, i
+
+
+def test_due_timers_of_one_root_equal_the_full_scan():
+    rnd = random.Random(3)
+    state = MemoryState()
+    t0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    for i in range(400):
+        root = f"wecom:g{rnd.randrange(4)}"
+        state.put_timer(Timer(rule_id="r", key=f"{root}|{i}", due=t0 + timedelta(minutes=rnd.randrange(600)),
+                              policy_id="p", scope=f"{root}|u{i % 7}"))
+    for minute in range(0, 660, 7):
+        until = t0 + timedelta(minutes=minute)
+        for g in range(5):  # g4 has no timers at all
+            root = f"wecom:g{g}"
+            expected = sorted((tm for tm in state._timers.values() if not tm.fired and tm.due <= until
+                               and tm.root == root), key=lambda tm: (tm.due, tm.rule_id, tm.key, tm.policy_id))
+            due = state.due_timers(until, root)
+            assert due == expected, (minute, root)
+            for tm in due:
+                state.put_timer(Timer(**{**tm.__dict__, "fired": True}))
+
+
+def test_a_window_entry_survives_the_sql_document():
+    r = Recent(datetime(2025, 3, 3, 9, 0, 1, tzinfo=UTC), "e1", "u1", "image", None, "收到")
+    doc = encode(r)
+    assert doc == {"time": "2025-03-03T09:00:01+00:00", "event_id": "e1", "user_id": "u1", "msg_type": "image",
+                   "digest": None, "text": "收到"}
+    assert decode(Recent, doc) == r
+    assert decode(Recent, {"time": doc["time"], "event_id": "e1", "user_id": "u1"}) == Recent(r.time, "e1", "u1")
