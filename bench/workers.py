@@ -11,6 +11,7 @@ published). Only the time inside ``handle_batch`` is counted, as process CPU.
     python -m bench.pipeline --backend embedded --seconds 10 --rate 1000   # records a run in /tmp/qg-bench-pipeline-*
     python -m bench.workers --data /tmp/qg-bench-pipeline-XXXX/var --workers roster rules penalties
     python -m bench.workers --data ... --workers roster --profile 25          # and where it goes
+    python -m bench.workers --data ... --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 The run's own data are not touched: new consumer group, new database in a temporary directory.
 """
@@ -18,6 +19,7 @@ The run's own data are not touched: new consumer group, new database in a tempor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import importlib
 import io
@@ -26,6 +28,7 @@ import pstats
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +53,29 @@ def recorded(log: EmbeddedLog, worker: Worker, applied: dict[str, float]) -> lis
     return records
 
 
-def measure(data: Path, service: str, batch: int, profile: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def fresh_database(postgres: str | None, tmp: Path):
+    """An empty database: a SQLite file in ``tmp``, or a new database on the PostgreSQL server of
+    ``postgres`` (dropped afterwards)."""
+    if not postgres:
+        yield f"sqlite:///{tmp / 'fresh.db'}"
+        return
+    from tests.e2e.conftest import _create_databases, _drop_databases
+
+    urls, names = _create_databases(postgres, f"bench{uuid.uuid4().hex[:6]}")
+    try:
+        yield urls["rules"]
+    finally:
+        _drop_databases(postgres, names)
+
+
+def measure(data: Path, service: str, batch: int, profile: int, postgres: str | None = None) -> dict[str, Any]:
     module = importlib.import_module(f"services.{service}.worker")
     original = make_engine(f"sqlite:///{data / (service + '.db')}")
     log = EmbeddedLog(data / "eventlog.db")
-    with tempfile.TemporaryDirectory(prefix=f"qg-bench-{service}-") as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'fresh.db'}")
+    with tempfile.TemporaryDirectory(prefix=f"qg-bench-{service}-") as tmp, \
+            fresh_database(postgres, Path(tmp)) as url:
+        engine = make_engine(url)
         live = module.build_worker(None, log=log, engine=engine) if service != "roster" else _roster(log, engine)
         applied = outbox.applied_order(original, live.name)
         worker = Worker(live.name, log, engine, live.routes, source=live.source, topics=live.topics,
@@ -78,7 +98,7 @@ def measure(data: Path, service: str, batch: int, profile: int) -> dict[str, Any
             kinds[r.topic] = kinds.get(r.topic, 0) + 1
         with engine.connect() as conn:
             emitted = conn.exec_driver_sql("select count(*) from qg_outbox").scalar()
-        out: dict[str, Any] = {"worker": service, "records": len(records), "by_topic": kinds,
+        out: dict[str, Any] = {"worker": service, "database": engine.dialect.name, "records": len(records), "by_topic": kinds,
                                "emitted": emitted, "cpu_s": round(cpu, 2),
                                "us_per_record": round(cpu / max(len(records), 1) * 1e6),
                                "records_per_cpu_s": round(len(records) / cpu) if cpu else None}
@@ -105,9 +125,11 @@ def main() -> None:
     p.add_argument("--workers", nargs="+", choices=WORKERS, default=list(WORKERS))
     p.add_argument("--batch", type=int, default=100, help="records per transaction, as the live worker")
     p.add_argument("--profile", type=int, default=0, help="print the top N functions by cumulative time")
+    p.add_argument("--postgres", metavar="URL", help="fold into a new database on this PostgreSQL server "
+                   "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) instead of SQLite")
     args = p.parse_args()
     for service in args.workers:
-        result = measure(args.data, service, args.batch, args.profile)
+        result = measure(args.data, service, args.batch, args.profile, args.postgres)
         text = result.pop("profile", None)
         print(json.dumps(result, ensure_ascii=False))
         if text:
