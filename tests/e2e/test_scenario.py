@@ -46,7 +46,9 @@ class Loaded:
 def _profiles() -> list:
     out = [pytest.param(("day", c.values[0]), id=f"day-{c.values[0]}") for c in e2e_combos()]
     if FULL:
-        out.append(pytest.param(("month", "embedded-sqlite"), id="month-embedded-sqlite"))
+        # loading a month takes minutes, past the suite's 300 s per-test timeout
+        out += [pytest.param(("month", c.values[0]), id=f"month-{c.values[0]}", marks=pytest.mark.timeout(2400))
+                for c in e2e_combos()]
     return out
 
 
