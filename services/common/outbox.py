@@ -87,6 +87,7 @@ def seen_among(session: Session, consumer: str, event_ids: list[str]) -> set[str
     return found
 
 
+_MARKED = "qg_inbox_marked"  # session.info key: (consumer, event id) recorded in this transaction
 _last_mark = datetime.min.replace(tzinfo=timezone.utc)
 
 
@@ -128,8 +129,6 @@ class InboxMarks:
             self.session.execute(InboxEntry.__table__.insert(), self.rows)
             self.rows = []
 
-
-_MARKED = "qg_inbox_marked"
 
 
 def marked_here(session: Session, consumer: str, event_id: str) -> bool:

@@ -131,7 +131,6 @@ class Builder:
         self.busy: set[str] = set()                       # HR-change people: no clean traffic at all
         self.reserved: set[tuple[str, date, str]] = set()  # (group ref, day, employee id)
         self.blocked: dict[str, list[tuple[datetime, datetime]]] = {}  # no clean traffic in these windows
-        self.pairs: list[tuple[Group, list[Event]]] = []  # scripted point-to-point runs (traffic.settle_pairs)
         self.seen_text: dict[str, set[str]] = {}
         self.last_spoke: dict[tuple[str, str], datetime] = {}
         self.seq = 0
@@ -295,7 +294,6 @@ def generate(company: Company, days: list[date], seed: int, *, profile: str,
     for d in days:
         traffic.clean_day(b, d, clean_per_day)
     traffic.break_pairs(b)
-    traffic.settle_pairs(b)
     b.events.sort(key=lambda e: (e.time, e.id))
     start, end = at(first, 0), at(days[-1], 23, 59, 59)
     return Activity(company, start, end, b.events, sorted(b.labels, key=lambda x: (x.at, x.rule_id, x.event_id)),

@@ -182,7 +182,6 @@ def pair_talk(b: Builder, d: date) -> None:
     msgs = [b.say(g, (a, c)[i % 2], t0 + timedelta(minutes=2 * i, seconds=b.rng.randint(0, 50)), texts.P2P[i],
                   clean=False) for i in range(8)]
     b.label("content.point_to_point", msgs[-1].id, g, b.account(g, c), msgs[-1].time, "两人连续 8 条 / 8 in a row")
-    b.pairs.append((g, msgs))
 
 
 def run(b: Builder, days: list[date], profile: str) -> None:

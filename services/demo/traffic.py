@@ -20,7 +20,6 @@ from services.demo.activity import (
     Builder,
     Event,
     at,
-    rfc3339,
     text_key,
     working_days,
 )
@@ -145,39 +144,3 @@ def break_pairs(b: Builder) -> None:
             ev = b.say(g, eid, t, b.unique_text(texts.COMMON, g, d, eid))
             keys = [(m.time, m.id) for m in msgs]
             msgs.insert(bisect.bisect(keys, (ev.time, ev.id)), ev)
-
-
-def settle_pairs(b: Builder) -> None:
-    """Move a scripted two-person run that another case's message landed in to a quiet slot.
-
-    Clean traffic keeps out of a run's window (``Builder.block``), but scripted cases choose their
-    own times (an insult, a weekly report), and one of them inside the run is a third voice: no
-    run, and a label the detector rightly never matches. The run keeps its day, its people and its
-    spacing and moves, with its label, to the first start from 16:05 (then from 09:00) whose
-    31 minutes before and whose span hold no other message of the group.
-    """
-    import dataclasses
-
-    for g, run in b.pairs:
-        mine = {e.id for e in run}
-        others = sorted(e.time for e in b.events if e.body["group_id"] == g.group_id
-                        and e.body["type"] == "message" and e.id not in mine)
-        span = run[-1].time - run[0].time
-
-        def free(start: datetime) -> bool:
-            lo, hi = start - timedelta(seconds=P2P_WINDOW_S + 60), start + span + timedelta(seconds=1)
-            return not any(lo <= t <= hi for t in others)
-
-        if free(run[0].time):
-            continue
-        d = run[0].time.date()
-        starts = [at(d, 16, 5) + timedelta(minutes=k) for k in range(0, 60)]
-        starts += [at(d, 9, 0) + timedelta(minutes=k) for k in range(0, 8 * 60)]
-        start = next((t for t in starts if free(t)), None)
-        if start is None:
-            continue  # the self-check reports the run as not a run
-        shift = start - run[0].time
-        for e in run:
-            e.body["time"] = rfc3339(e.time + shift)
-        b.labels = [dataclasses.replace(lb, at=lb.at + shift) if lb.event_id == run[-1].id
-                    and lb.rule_id == "content.point_to_point" else lb for lb in b.labels]
