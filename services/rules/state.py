@@ -141,9 +141,8 @@ class Recent(NamedTuple):
 
     A named tuple rather than a frozen dataclass like the other records: the fold builds one per
     message and the windows keep tens of thousands of them. A tuple is built without a generic
-    ``__setattr__`` per field, reads its fields through C accessors, and, holding only times and
-    strings, is untracked by the garbage collector (whose full passes would otherwise visit every
-    window entry)."""
+    ``__setattr__`` per field and reads its fields through C accessors. (It is still tracked by the
+    garbage collector: CPython untracks only exact tuples, not subclasses.)"""
 
     time: datetime
     event_id: str
