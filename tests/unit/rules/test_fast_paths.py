@@ -6,7 +6,8 @@
 - the local ``HH:MM`` of a time already in the pack's zone equals the converted one;
 - a full window dropping its oldest item keeps what the general trim keeps;
 - a message's group due timers looked up through the heap's top equal the full scan;
-- ``Recent`` (a named tuple) goes through the SQL documents unchanged.
+- ``Recent`` (a named tuple) goes through the SQL documents unchanged;
+- flooding's one-pointer burst search flags what counting every pair afresh flags.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 
 from contracts.ids import derive_id as reference_id
 from contracts.violations import ViolationDetected
+from services.rules.detectors.behaviour import _bursts
 from services.rules.ids import derive_id
 from services.rules.policy.loader import load_pack
 from services.rules.policy.runtime import PackRuntime, hhmm_of
@@ -153,3 +155,32 @@ def test_a_window_entry_survives_the_sql_document():
                    "digest": None, "text": "收到"}
     assert decode(Recent, doc) == r
     assert decode(Recent, {"time": doc["time"], "event_id": "e1", "user_id": "u1"}) == Recent(r.time, "e1", "u1")
+
+
+def _bursts_by_counting(items: list[Recent], max_messages: int, within: float) -> int | None:
+    """The definition, item by item: count the items after the last flag within ``within`` before it."""
+    flagged_at, last = -1, None
+    for i, item in enumerate(items):
+        since = item.time.timestamp() - within
+        if sum(1 for j in range(flagged_at + 1, i + 1) if items[j].time.timestamp() >= since) >= max_messages:
+            flagged_at, last = i, i
+    return last
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in-time-order", "a-late-delivery"])
+def test_the_linear_burst_search_flags_what_counting_every_pair_flags(shuffled):
+    rng = random.Random(7)
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    flagged = 0
+    for _ in range(2_000):
+        gaps = [rng.choice([0, 1, 2, 5, 6, 7, 30, 61]) + rng.random() * rng.choice([0, 1]) for _ in range(rng.randint(1, 61))]
+        times = [start + timedelta(seconds=sum(gaps[:k + 1])) for k in range(len(gaps))]
+        if shuffled and len(times) > 2:
+            k = rng.randrange(len(times) - 1)
+            times[k], times[k + 1] = times[k + 1], times[k]
+        items = [Recent(t, f"e{k}", "u1", "text") for k, t in enumerate(times)]
+        max_messages, within = rng.randint(2, 12), rng.choice([10.0, 60.0, 600.0])
+        expected = _bursts_by_counting(items, max_messages, within)
+        assert _bursts(items, max_messages, within) == expected
+        flagged += expected is not None
+    assert 200 < flagged < 1_800  # both outcomes are exercised
