@@ -69,7 +69,8 @@ def fresh_database(postgres: str | None, tmp: Path):
         _drop_databases(postgres, names)
 
 
-def measure(data: Path, service: str, batch: int, profile: int, postgres: str | None = None) -> dict[str, Any]:
+def measure(data: Path, service: str, batch: int, profile: int, postgres: str | None = None,
+            profile_out: Path | None = None) -> dict[str, Any]:
     module = importlib.import_module(f"services.{service}.worker")
     original = make_engine(f"sqlite:///{data / (service + '.db')}")
     log = EmbeddedLog(data / "eventlog.db")
@@ -104,7 +105,10 @@ def measure(data: Path, service: str, batch: int, profile: int, postgres: str | 
                                "records_per_cpu_s": round(len(records) / cpu) if cpu else None}
         if profiler:
             buf = io.StringIO()
-            pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(profile)
+            stats = pstats.Stats(profiler, stream=buf)
+            if profile_out:
+                stats.dump_stats(profile_out.with_suffix(f".{service}.prof"))
+            stats.sort_stats("cumulative").print_stats(profile)
             out["profile"] = buf.getvalue()
         engine.dispose()
     original.dispose()
@@ -125,11 +129,13 @@ def main() -> None:
     p.add_argument("--workers", nargs="+", choices=WORKERS, default=list(WORKERS))
     p.add_argument("--batch", type=int, default=100, help="records per transaction, as the live worker")
     p.add_argument("--profile", type=int, default=0, help="print the top N functions by cumulative time")
+    p.add_argument("--profile-out", type=Path, help="also keep the profile (FILE.<worker>.prof) for pstats "
+                   "or snakeviz")
     p.add_argument("--postgres", metavar="URL", help="fold into a new database on this PostgreSQL server "
                    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) instead of SQLite")
     args = p.parse_args()
     for service in args.workers:
-        result = measure(args.data, service, args.batch, args.profile, args.postgres)
+        result = measure(args.data, service, args.batch, args.profile, args.postgres, args.profile_out)
         text = result.pop("profile", None)
         print(json.dumps(result, ensure_ascii=False))
         if text:

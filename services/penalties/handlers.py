@@ -17,6 +17,8 @@ appeal seen in a different interleaving across topics) and would rewrite history
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from contracts.ids import derive_id
@@ -116,9 +118,14 @@ def _decide(ctx: Context, v: ViolationDetected, row: Violation) -> None:
         row.state = "decided"
         ctx.session.add(row)
         return
-    decisions = decide_violation(
-        v, pack, standing=lambda person, ladder: store.standing_offences(ctx.session, person, ladder, v.violation_id),
-        department=lambda person: store.department_of(ctx.session, person))
+    standing: dict[tuple[str, str], list[datetime]] = {}
+
+    def standing_of(person: str, ladder: str) -> list[datetime]:
+        times = standing[(person, ladder)] = store.standing_offences(ctx.session, person, ladder, v.violation_id)
+        return times
+
+    decisions = decide_violation(v, pack, standing=standing_of,
+                                 department=lambda person: store.department_of(ctx.session, person))
     causation = [row.event_id]
     for d in decisions:
         if isinstance(d, SanctionImposed):
@@ -133,6 +140,10 @@ def _decide(ctx: Context, v: ViolationDetected, row: Violation) -> None:
         # The ladder counts offences in the order they happened. This one may have happened before
         # offences already sanctioned (it arrived late: the same person's violations in two groups
         # are judged on different chat partitions); their steps are corrected, on the record.
+        # The standing offences just read say whether any is later; asking the database again
+        # flushed this violation's rows one by one (a quarter of the worker's time) to learn "none".
+        if not any(t > v.occurred_at for t in standing.get((d.employee_id, d.ladder), ())):
+            continue
         restep_after(ctx.session, d.employee_id, d.ladder, d.policy_id, d.policy_version, v.occurred_at,
                      actor="penalties", reason="较早的违规后到，重新计次 / an earlier offence arrived late: "
                                                "repeat count corrected",

@@ -100,10 +100,15 @@ def ledger_digest(session: Session) -> str:
 
 
 def standing_offences(session: Session, employee_id: str, ladder: str, before_violation: str | None) -> list[datetime]:
-    """Offence times of the person's standing (not reversed) sanctions on ``ladder``."""
-    rows = session.scalars(select(Sanction).where(Sanction.employee_id == employee_id, Sanction.ladder == ladder,
-                                                  Sanction.status == "imposed"))
-    return [aware(s.occurred_at) for s in rows if s.violation_id != before_violation]
+    """Offence times of the person's standing (not reversed) sanctions on ``ladder``.
+
+    Two columns, not the rows: a repeat offender's every new violation reads all their standing
+    sanctions, and building each as an ORM object with its JSON items made that quadratic in CPU
+    (35 of 82 s for 6,000 violations of ten people).
+    """
+    rows = session.execute(select(Sanction.occurred_at, Sanction.violation_id).where(
+        Sanction.employee_id == employee_id, Sanction.ladder == ladder, Sanction.status == "imposed"))
+    return [aware(at) for at, violation in rows if violation != before_violation]
 
 
 def pack_of(session: Session, policy_id: str, version: int) -> PackView | None:

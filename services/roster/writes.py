@@ -48,7 +48,7 @@ def apply_many(session: Session, events: list[CloudEvent]) -> int:
         chunk = ids[start:start + 500]
         seen.update(session.exec(select(outbox.InboxEntry.event_id).where(
             outbox.InboxEntry.consumer == CONSUMER, outbox.InboxEntry.event_id.in_(chunk))))
-    inbox_rows, outbox_rows = [], []
+    inbox_rows: list[dict[str, object]] = []
     for event in events:
         if event.id in seen:
             continue
@@ -58,12 +58,11 @@ def apply_many(session: Session, events: list[CloudEvent]) -> int:
         if handler is not None:
             handler(Context(session=session, event=event, source=SOURCE), payload)
         inbox_rows.append({"consumer": CONSUMER, "event_id": event.id, "handled_at": event.time})
-        outbox_rows.append({"topic": outbox.topic_of(event), "key": event.partitionkey, "value": event.to_bytes(),
-                            "event_id": event.id})
-    # The same rows outbox.mark_seen / outbox.enqueue write, as two executemany statements.
+        outbox.enqueue(session, event)
+    # The inbox rows as one executemany statement; the outbox rows are written at commit, in order
+    # with whatever the handlers emitted.
     if inbox_rows:
         session.execute(insert(outbox.InboxEntry.__table__), inbox_rows)
-        session.execute(insert(outbox.OutboxEntry.__table__), outbox_rows)
     return len(inbox_rows)
 
 
