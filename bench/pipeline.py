@@ -52,15 +52,34 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / TICK
 
 
-def messages(group: Any, people: list[Any], start: datetime, n: int, every: int, offset: int) -> list[dict]:
+def messages(rooms: list[tuple[Any, list[Any]]], start: datetime, n: int, every: int, offset: int) -> list[dict]:
+    """Messages ``offset`` … ``offset + n``, 50 ms of event time apart, dealt to the rooms in turn and,
+    within a room, to its people in turn (so nobody floods unless there is one room)."""
     out = []
     for i in range(offset, offset + n):
-        who = people[i % len(people)]
-        text = f"第{i}号工作记录：已同步客户需求，请查收" if i % every else f"加微信领取优惠，编号{i}"
+        room, turn = i % len(rooms), i // len(rooms)
+        group, people = rooms[room]
+        who = people[turn % len(people)]
+        ads = turn % every == room % every  # every room gets one in ``every`` of its turns
+        text = f"加微信领取优惠，编号{i}" if ads else f"第{i}号工作记录：已同步客户需求，请查收"
         out.append({"platform": group.platform, "type": "message", "id": f"bench-{i}", "group_id": group.group_id,
                     "user_id": who.accounts[group.platform], "nickname": who.nickname, "msg_type": "text",
                     "text": text, "time": (start + timedelta(milliseconds=50 * i)).isoformat()})
     return out
+
+
+def rooms_of(company: Any, groups: int) -> list[tuple[Any, list[Any]]]:
+    """The first ``groups`` department and project groups, each with its staff members.
+
+    One group (the shape of the entries before 2026-12-07 evening) puts every message 50 ms apart in
+    one department group: each of its thirteen staff posts 1.5 messages a second, which the flooding rule
+    and the reply SLAs see as one long flood. Fifteen spread the same rate over four platforms at
+    one message per person every 7–30 s of event time, what a busy company looks like.
+    """
+    staff = {e.employee_id: e for e in company.employees if e.level == "staff"}
+    rooms = [(g, [staff[m] for m in g.members if m in staff and g.platform in staff[m].accounts])
+             for g in company.groups if g.category in ("department", "project")]
+    return [(g, people) for g, people in rooms if people][:groups]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -72,8 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         secrets = ss.Secrets(SECRETS["QG_ONEBOT_SECRET"], SECRETS["QG_DINGTALK_APP_SECRET"],
                              SECRETS["QG_FEISHU_VERIFICATION_TOKEN"])
         ss.setup(system, day, secrets)
-        group = next(g for g in day.company.groups if g.category == "department")
-        people = [e for e in day.company.employees if e.employee_id in group.members and e.level == "staff"]
+        rooms = rooms_of(day.company, args.groups)
         start = datetime.now(UTC) - timedelta(hours=1)
         http = stack.enter_context(system.client(timeout=60))
         base = _violation_total(http, system)
@@ -86,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         batch, every = args.batch, args.violating_every
         t0, i, want = time.perf_counter(), 0, 0
         while time.perf_counter() - t0 < args.seconds:
-            body = messages(group, people, start, batch, every, i)
+            body = messages(rooms, start, batch, every, i)
             want += sum(1 for m in body if "加微信" in m["text"])
             t = time.perf_counter()
             r = http.post(system.url("ingest") + "/v1/ingest/generic", json={"events": body})
@@ -107,7 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         latencies = _latencies(sent, seen)
         visible = seen[-1][1] if seen else 0
         result: dict[str, Any] = {
-            "backend": combo, "messages": i, "violations_expected": want, "violations_visible": visible,
+            "backend": combo, "groups": len(rooms), "messages": i, "violations_expected": want, "violations_visible": visible,
             "accept_rate": i / accept_s, "end_to_end_rate": i / drained_s if visible >= want else None,
             "drain_s": drained_s - accept_s, "latency_ms": _percentiles(latencies),
             "cpu_s": {n: round(cpu1[n] - cpu0.get(n, 0), 1) for n in cpu1}, "wall_s": round(drained_s, 1)}
@@ -190,6 +208,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="how long to send (target: 300)")
     p.add_argument("--rate", type=float, default=2000.0, help="messages per second offered (target: 5000)")
     p.add_argument("--batch", type=int, default=200)
+    p.add_argument("--groups", type=int, default=15, help="department and project groups the messages are "
+                   "dealt to (1: every message in one group, the shape of the earlier entries)")
     p.add_argument("--violating-every", type=int, default=10)
     p.add_argument("--drain-timeout", type=float, default=600.0)
     args = p.parse_args()

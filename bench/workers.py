@@ -77,7 +77,7 @@ def measure(data: Path, service: str, batch: int, profile: int, postgres: str | 
     with tempfile.TemporaryDirectory(prefix=f"qg-bench-{service}-") as tmp, \
             fresh_database(postgres, Path(tmp)) as url:
         engine = make_engine(url)
-        live = module.build_worker(None, log=log, engine=engine) if service != "roster" else _roster(log, engine)
+        live = module.build_worker(None, log=log, engine=engine)
         applied = outbox.applied_order(original, live.name)
         worker = Worker(live.name, log, engine, live.routes, source=live.source, topics=live.topics,
                         projection_tables=live.projection_tables, batch=batch)
@@ -113,14 +113,6 @@ def measure(data: Path, service: str, batch: int, profile: int, postgres: str | 
         engine.dispose()
     original.dispose()
     return out
-
-
-def _roster(log: EmbeddedLog, engine) -> Worker:
-    from services.roster.handlers import ROUTES
-    from services.roster.models import PROJECTION_TABLES
-    from services.roster.writes import CONSUMER, SOURCE
-
-    return Worker(CONSUMER, log, engine, ROUTES, source=SOURCE, projection_tables=PROJECTION_TABLES)
 
 
 def main() -> None:

@@ -26,6 +26,17 @@ SQLITE_BUSY_MS = 30_000
 MAX_SQL_INT = 2**63 - 1
 
 
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (state documents, payloads, ledger items) through orjson: the standard library's
+# encoder was a tenth of the rules worker's write-through and its decoder a tenth of the penalties
+# worker. Same values back; the stored text is compact UTF-8 instead of ASCII escapes, which only
+# the database sees (digests are over decoded values).
+_JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
     parsed = make_url(url)
@@ -33,12 +44,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False,
-                                                              "timeout": SQLITE_BUSY_MS / 1000})
+                                                              "timeout": SQLITE_BUSY_MS / 1000}, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10, **_JSON)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

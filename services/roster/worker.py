@@ -11,7 +11,8 @@ from services.roster.models import PROJECTION_TABLES
 from services.roster.writes import CONSUMER, SOURCE
 
 
-def build_worker(settings: Settings) -> Worker:
-    """The roster worker: consumes qg.chat.v1, qg.policy.v1 and qg.roster.v1 (its own API's events)."""
-    return Worker(CONSUMER, open_log(settings), make_engine(settings.database_url("roster")), ROUTES,
-                  source=SOURCE, projection_tables=PROJECTION_TABLES)
+def build_worker(settings: Settings | None, *, log=None, engine=None) -> Worker:
+    """The roster worker: consumes qg.chat.v1, qg.policy.v1 and qg.roster.v1 (its own API's events).
+    ``log`` and ``engine`` replace the settings' (benchmarks refolding a recorded run)."""
+    return Worker(CONSUMER, log or open_log(settings), engine or make_engine(settings.database_url("roster")),
+                  ROUTES, source=SOURCE, projection_tables=PROJECTION_TABLES)

@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from services.rules import models as m
 from services.rules.state import Department, GroupRecord, Membership, MemoryState, Person, Recent, Timer
-from services.rules.store import SqlState, _utc, decode, encode
+from services.rules.store import SqlState, _utc, decode, encode, encode_window
 
 _INFO_KEY = "rules.state"
 _PACKS_KEY = "rules.packs"
@@ -270,7 +270,7 @@ class CachedState:
                 else:
                     put(m.RulesMember, platform=key[0], group_id=key[1], user_id=key[2], doc=encode(found))
             elif kind == "window":
-                put(m.RulesWindow, key=key, items=[encode(r) for r in mem.window(key)])
+                put(m.RulesWindow, key=key, items=encode_window(mem.window(key)))
             elif kind == "digest":
                 time, event_id = mem.seen_digest(key)
                 put(m.RulesMemory, key=f"digest:{key}", value={"t": time.isoformat(), "e": event_id})

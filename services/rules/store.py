@@ -58,6 +58,39 @@ def encode(obj: Any) -> dict[str, Any]:
     return out
 
 
+def encode_window(items: Any) -> list[dict[str, Any]]:
+    """``[encode(r) for r in items]`` for a window's ``Recent`` items, without the generic field walk:
+    every changed window is written back at each commit, so this ran once per item per batch
+    (1.8 million calls in a 130k-record rebuild, 15 % of it)."""
+    out = []
+    for r in items:
+        doc = dict(zip(Recent._fields, r))
+        doc["time"] = r.time.isoformat()  # the only field that is not already JSON
+        out.append(doc)
+    return out
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert_statement(table: Any, dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET every other column``, built once per table: building
+    it (its ``excluded`` columns) cost more than executing it for a batch's few rows."""
+    stmt = _UPSERTS.get((dialect, table.name))
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(table)
+        keys = [c.name for c in table.primary_key.columns]
+        others = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        stmt = (stmt.on_conflict_do_update(index_elements=keys, set_=others) if others
+                else stmt.on_conflict_do_nothing(index_elements=keys))
+        _UPSERTS[(dialect, table.name)] = stmt
+    return stmt
+
+
 def decode(cls: type, doc: dict[str, Any]) -> Any:
     values: dict[str, Any] = {}
     for name in _field_names(cls):
@@ -228,17 +261,7 @@ class SqlState:
         """
         if not rows:
             return
-        table = model.__table__  # type: ignore[attr-defined]
-        dialect = self.s.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table)
-        keys = [c.name for c in table.primary_key.columns]
-        others = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        stmt = (stmt.on_conflict_do_update(index_elements=keys, set_=others) if others
-                else stmt.on_conflict_do_nothing(index_elements=keys))
+        stmt = _upsert_statement(model.__table__, self.s.get_bind().dialect.name)  # type: ignore[attr-defined]
         for start in range(0, len(rows), 500):
             self.s.execute(stmt, rows[start:start + 500])
 

@@ -25,7 +25,7 @@ from services.rules.ids import derive_id
 from services.rules.policy.loader import load_pack
 from services.rules.policy.runtime import PackRuntime, hhmm_of
 from services.rules.state import MemoryState, Recent, Timer, trim
-from services.rules.store import decode, encode
+from services.rules.store import decode, encode, encode_window
 from tests.unit.rules.demo_pipeline import replay_demo_day
 
 pytestmark = pytest.mark.unit
@@ -154,6 +154,8 @@ def test_a_window_entry_survives_the_sql_document():
     assert doc == {"time": "2025-03-03T09:00:01+00:00", "event_id": "e1", "user_id": "u1", "msg_type": "image",
                    "digest": None, "text": "收到"}
     assert decode(Recent, doc) == r
+    assert encode_window([r, Recent(r.time, "e2", "u2")]) == [doc, encode(Recent(r.time, "e2", "u2"))]
+    assert list(encode_window([r])[0]) == list(doc)  # same keys in the same order: same JSON text
     assert decode(Recent, {"time": doc["time"], "event_id": "e1", "user_id": "u1"}) == Recent(r.time, "e1", "u1")
 
 
