@@ -3,8 +3,9 @@
 The four services run as separate processes (the e2e harness, ``tests/e2e/conftest.System``: the
 same children ``qg up`` starts) on the embedded log + SQLite or on Kafka (a local Tansu) + PostgreSQL.
 After a small roster and the default pack are loaded, messages are posted to
-``POST /v1/ingest/generic`` in batches at a target rate for ``--seconds``; every ``--violating-every``
--th message carries an ads term, so it must become a violation. A poller reads the violation total
+``POST /v1/ingest/generic`` in batches at a target rate for ``--seconds``, dealt over ``--groups``
+department and project groups (15: four platforms, nobody flooding); every ``--violating-every``-th
+message of each group carries an ads term, so it must become a violation. A poller reads the violation total
 every 50 ms; a batch's latency is the time from its POST to the total covering it.
 
 Measured: sustained accepted rate, rate of violations made visible, latency percentiles, CPU seconds
