@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 
 import orjson
+from sqlalchemy import event
+from sqlmodel import Session
 
 from contracts import chat, roster
 from contracts.clock import ClockTicked
@@ -50,18 +52,35 @@ def policy_published(ctx: Context, p: PolicyPublished) -> None:
     forget_packs(ctx.session)
 
 
+_PENDING_VIOLATIONS = "rules_pending_violations"  # session.info: violation rows not yet written
+
+
 def project_violation(ctx: Context, v: ViolationDetected) -> None:
     """Insert (or, on a reprocessed event, replace) the violation's row: every column written, as a
-    ``merge`` would, in one statement instead of a SELECT first."""
-    row = m.Violation(
-        violation_id=v.violation_id, rule_id=v.rule_id, category=v.category, severity=v.severity,
-        policy_id=v.policy_id, policy_version=v.policy_version, platform=v.platform, group_id=v.group_id,
-        user_id=v.user_id, employee_id=v.employee_id, occurred_at=v.occurred_at, needs_review=v.needs_review,
-        doc=v.model_dump(mode="json"))
-    SqlState(ctx.session).upsert(m.Violation, [{c.name: getattr(row, c.key) for c in m.Violation.__table__.columns}])
+    ``merge`` would. Rows wait in the transaction and are written in one statement before it commits
+    or before a dismissal reads them: one ORM object and one statement per violation were a quarter of
+    a rebuild (each violation is projected when emitted and again when it comes back from the log)."""
+    pending = ctx.session.info.get(_PENDING_VIOLATIONS)
+    if pending is None:
+        pending = ctx.session.info[_PENDING_VIOLATIONS] = {}
+        event.listen(ctx.session, "before_commit", _write_violations)
+    pending[v.violation_id] = {
+        "violation_id": v.violation_id, "rule_id": v.rule_id, "category": v.category, "severity": v.severity,
+        "policy_id": v.policy_id, "policy_version": v.policy_version, "platform": v.platform,
+        "group_id": v.group_id, "user_id": v.user_id, "employee_id": v.employee_id, "occurred_at": v.occurred_at,
+        "needs_review": v.needs_review, "dismissed": False, "dismissed_by": None, "dismissed_reason": None,
+        "doc": v.model_dump(mode="json")}
+
+
+def _write_violations(session: Session) -> None:
+    pending = session.info.get(_PENDING_VIOLATIONS)
+    if pending:
+        SqlState(session).upsert(m.Violation, list(pending.values()))
+        pending.clear()
 
 
 def project_dismissal(ctx: Context, d: ViolationDismissed) -> None:
+    _write_violations(ctx.session)
     row = ctx.session.get(m.Violation, d.violation_id)
     if row is not None and not row.dismissed:
         row.dismissed, row.dismissed_by, row.dismissed_reason = True, d.dismissed_by, d.reason
