@@ -57,23 +57,20 @@ def topic_of(event: CloudEvent) -> str:
 
 _OUTBOX_ROWS = "qg_outbox_rows"  # session.info key: outbox rows of this transaction, in order
 _INBOX_ROWS = "qg_inbox_rows"    # session.info key: inbox rows recorded by mark_seen in this transaction
+_MARKED = "qg_inbox_marked"      # session.info key: (consumer, event id) recorded in this transaction
 
 
 def enqueue(session: Session, event: CloudEvent, topic: str | None = None) -> None:
-    """Queue ``event`` for publication when (and only if) the caller's transaction commits."""
-    queue_outbox_row(session, {"topic": topic or topic_of(event), "key": event.partitionkey,
-                               "value": event.to_bytes(), "event_id": event.id})
+    """Queue ``event`` for publication when (and only if) the caller's transaction commits.
 
-
-def queue_outbox_row(session: Session, row: dict[str, object]) -> None:
-    """Outbox (and inbox) rows are plain rows written in one statement each just before the
-    transaction commits, in the order they were queued: ORM objects flushed with each handler's
-    other rows were a third of the penalties worker's flushes (three derived events per violation,
-    each with its inbox row) and nothing in the transaction reads them back."""
-    rows = session.info.get(_OUTBOX_ROWS)
-    if rows is None:
-        rows = session.info[_OUTBOX_ROWS] = []
-    rows.append(row)
+    Outbox and inbox rows (:func:`mark_seen`) are plain rows kept in the transaction and written in
+    one statement each just before it commits, in the order they were queued: as ORM objects they
+    were flushed with every handler's other rows, a third of the penalties worker's flushes (three
+    derived events per violation, each with its inbox row), and nothing in the transaction reads
+    them back (:func:`marked_here` answers "already handled here?").
+    """
+    session.info.setdefault(_OUTBOX_ROWS, []).append({"topic": topic or topic_of(event), "key": event.partitionkey,
+                                                      "value": event.to_bytes(), "event_id": event.id})
 
 
 @sa_event.listens_for(OrmSession, "before_commit")
@@ -119,14 +116,15 @@ def seen_among(session: Session, consumer: str, event_ids: list[str]) -> set[str
     return found
 
 
-_MARKED = "qg_inbox_marked"  # session.info key: (consumer, event id) recorded in this transaction
 _last_mark = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def mark_seen(session: Session, consumer: str, event_id: str) -> None:
-    """Record ``event_id`` as handled. ``handled_at`` strictly increases within a process, so the
-    applied order read back by :func:`applied_order` has no ties even when a batch of records is
-    handled within one microsecond."""
+    """Record ``event_id`` as handled (the row is written at commit, see :func:`enqueue`).
+    ``handled_at`` is stamped now and strictly increases within a process, so the applied order read
+    back by :func:`applied_order` has no ties even when a batch of records is handled within one
+    microsecond, and a batch's records interleave correctly with what handlers record meanwhile
+    (``apply_locally``)."""
     session.info.setdefault(_INBOX_ROWS, []).append({"consumer": consumer, "event_id": event_id,
                                                     "handled_at": _next_mark()})
     session.info.setdefault(_MARKED, set()).add((consumer, event_id))
@@ -137,31 +135,6 @@ def _next_mark() -> datetime:
     now = datetime.now(timezone.utc)
     _last_mark = now if now > _last_mark else _last_mark + timedelta(microseconds=1)
     return _last_mark
-
-
-class InboxMarks:
-    """A batch's own inbox rows, stamped as each record is handled and inserted in one statement.
-
-    An ORM object per record was a sixth of a small handler's cost. The stamp is taken when the
-    record is handled, not when the rows are written, so the applied order read back by
-    :func:`applied_order` interleaves correctly with what handlers recorded themselves meanwhile
-    (``apply_locally``).
-    """
-
-    def __init__(self, session: Session, consumer: str) -> None:
-        self.session, self.consumer = session, consumer
-        self.rows: list[dict[str, object]] = []
-        self.marked = session.info.setdefault(_MARKED, set())
-
-    def mark(self, event_id: str) -> None:
-        self.rows.append({"consumer": self.consumer, "event_id": event_id, "handled_at": _next_mark()})
-        self.marked.add((self.consumer, event_id))
-
-    def write(self) -> None:
-        if self.rows:
-            self.session.execute(InboxEntry.__table__.insert(), self.rows)
-            self.rows = []
-
 
 
 def marked_here(session: Session, consumer: str, event_id: str) -> bool:

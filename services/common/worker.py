@@ -178,15 +178,13 @@ class Worker:
                 done: dict[int, str] = {}
                 with session_scope(self.engine) as session:
                     batch_ids = outbox.seen_among(session, self.name, [w[2].id for w in work])
-                    marks = outbox.InboxMarks(session, self.name)
                     for i, record, event, payload, handler in work:
                         if event.id in batch_ids or outbox.marked_here(session, self.name, event.id):
                             done[i] = "duplicate"
                             continue
-                        marks.mark(event.id)
+                        outbox.mark_seen(session, self.name, event.id)
                         handler(Context(session, event, self.source, record, rebuilding), payload)
                         done[i] = "handled"
-                    marks.write()
                 per_record = (time.perf_counter() - started) / len(work)
                 for i, record, event, *_ in work:
                     statuses[i] = done[i]

@@ -121,8 +121,8 @@ def _decide(ctx: Context, v: ViolationDetected, row: Violation) -> None:
     standing: dict[tuple[str, str], list[datetime]] = {}
 
     def standing_of(person: str, ladder: str) -> list[datetime]:
-        times = standing[(person, ladder)] = store.standing_offences(ctx.session, person, ladder, v.violation_id)
-        return times
+        standing[(person, ladder)] = store.standing_offences(ctx.session, person, ladder, v.violation_id)
+        return standing[(person, ladder)]
 
     decisions = decide_violation(v, pack, standing=standing_of,
                                  department=lambda person: store.department_of(ctx.session, person))
