@@ -77,10 +77,8 @@ def measure(data: Path, service: str, batch: int, profile: int, postgres: str | 
     with tempfile.TemporaryDirectory(prefix=f"qg-bench-{service}-") as tmp, \
             fresh_database(postgres, Path(tmp)) as url:
         engine = make_engine(url)
-        live = module.build_worker(None, log=log, engine=engine)
-        applied = outbox.applied_order(original, live.name)
-        worker = Worker(live.name, log, engine, live.routes, source=live.source, topics=live.topics,
-                        projection_tables=live.projection_tables, batch=batch)
+        worker = module.build_worker(None, log=log, engine=engine)  # as the service builds it (prefetch too)
+        applied = outbox.applied_order(original, worker.name)
         worker.create_tables()
         records = recorded(log, worker, applied)
         profiler = cProfile.Profile() if profile else None

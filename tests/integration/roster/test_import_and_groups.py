@@ -134,3 +134,51 @@ def test_group_view_after_a_day_of_membership_events_and_a_snapshot(roster):
     assert retired.status_code == 200 and retired.json()["retired"] is True
     kinds = [e.type.split(".")[2] for e in roster.outbox() if "group_" in e.type or "member_approved" in e.type]
     assert kinds == ["group_registered", "member_approved", "group_retired"]
+
+
+def test_chat_events_folded_in_one_transaction_give_the_memberships_of_one_transaction_each(roster):
+    """The worker folds a batch of events in one transaction, where a member created by one event is
+    not yet flushed when the next event asks for it; the rows must be those of one event at a time."""
+    t = datetime(2025, 3, 3, 9, 0, tzinfo=CST)
+
+    def day(group_id: str) -> list:
+        g = {"platform": "qq", "group_id": group_id}
+        at = [t + timedelta(minutes=m) for m in range(8)]
+        return [
+            MemberJoined(**g, platform_event_id=f"{group_id}j1", occurred_at=at[0], user_id="2874561230",
+                         nickname="张三"),
+            MessagePosted(**g, platform_event_id=f"{group_id}m1", occurred_at=at[1], message_id="m1",
+                          user_id="2874561230", nickname="研发部-张三", text="收到"),
+            MessagePosted(**g, platform_event_id=f"{group_id}m2", occurred_at=at[2], message_id="m2",
+                          user_id="3391827465", text="下午三点开会", sender_role="admin"),
+            NicknameChanged(**g, platform_event_id=f"{group_id}n1", occurred_at=at[3], user_id="3391827465",
+                            nickname="研发部-李四", old_nickname=None),
+            MessagePosted(**g, platform_event_id=f"{group_id}m0", occurred_at=at[0], message_id="m0",
+                          user_id="3391827465", nickname="李四（旧）", text="迟到的消息"),  # late: changes nothing
+            MemberLeft(**g, platform_event_id=f"{group_id}l1", occurred_at=at[4], user_id="2874561230"),
+            MembersSnapshot(**g, platform_event_id=f"{group_id}s1", occurred_at=at[5], members=[
+                SnapshotMember(user_id="3391827465", nickname="研发部-李四", role="admin"),
+                SnapshotMember(user_id="55667788", nickname="外包-小陈")]),
+            MessagePosted(**g, platform_event_id=f"{group_id}m3", occurred_at=at[6], message_id="m3",
+                          user_id="55667788", nickname="外包-小陈", text="好的"),
+        ]
+
+    for payload in day("100000001"):
+        chat(roster, payload, t)
+    with Session(roster.engine) as session:
+        for payload in day("100000002"):
+            event = new_event(payload, id=platform_event_id("qq", payload.platform_event_id),
+                              source="qunguard/test", time=t)
+            apply_locally(session, event, ROUTES, consumer="roster", source="qunguard/roster")
+        session.commit()
+
+    def members(group_id: str) -> dict:
+        view = roster.client.get(f"/v1/groups/qq:{group_id}?include_past=true", headers=roster.headers("auditor"))
+        assert view.status_code == 200, view.text
+        return {m["user_id"]: {k: v for k, v in m.items() if k != "evidence_event_id"} for m in view.json()["members"]}
+
+    alone, together = members("100000001"), members("100000002")
+    assert together == alone
+    assert set(alone) == {"2874561230", "3391827465", "55667788"}
+    assert alone["2874561230"]["present"] is False and alone["55667788"]["how"] == "reconciliation"
+    assert alone["3391827465"]["nickname"] == "研发部-李四" and alone["3391827465"]["role"] == "admin"
