@@ -144,10 +144,14 @@ def restep_after(session: Session, employee_id: str, ladder_name: str, policy_id
     later = session.scalars(select(Sanction).where(
         Sanction.employee_id == employee_id, Sanction.ladder == ladder_name, Sanction.status == "imposed",
         Sanction.occurred_at > after).order_by(Sanction.occurred_at, Sanction.sanction_id)).all()
+    # Read once: each sanction this loop reverses is imposed again for the same offence, so the
+    # standing offences it counts do not change (read again for each later sanction, they were half
+    # of the penalties worker on a day where violations of two groups arrive out of order).
+    standing = store.standing_sanctions(session, employee_id, ladder_name)
     for s in later:
-        prior = [t for t in store.standing_offences(session, s.employee_id, s.ladder, s.violation_id)
-                 if t < store.aware(s.occurred_at)]
-        count = repeat_count(ladder, prior, store.aware(s.occurred_at), pack.timezone)
+        at = store.aware(s.occurred_at)
+        prior = [t for t, violation in standing if t < at and violation != s.violation_id]
+        count = repeat_count(ladder, prior, at, pack.timezone)
         step = ladder.step_for(count)
         if step.number == s.step or step.needs_review:
             continue
@@ -157,7 +161,7 @@ def restep_after(session: Session, employee_id: str, ladder_name: str, policy_id
             sanction_id=derive_id("sanction-restep", s.sanction_id, cause_id), employee_id=s.employee_id,
             violation_id=s.violation_id, rule_id=s.rule_id, ladder=s.ladder, step=step.number, repeat_count=count,
             liability=s.liability, department_id=s.department_id, items=step.items_out(), policy_id=s.policy_id,
-            policy_version=s.policy_version, occurred_at=store.aware(s.occurred_at), decided_by=f"ladder:{actor}"),
+            policy_version=s.policy_version, occurred_at=at, decided_by=f"ladder:{actor}"),
             time=now, causation=[cause_event])
 
 

@@ -100,7 +100,13 @@ def ledger_digest(session: Session) -> str:
 
 
 def standing_offences(session: Session, employee_id: str, ladder: str, before_violation: str | None) -> list[datetime]:
-    """Offence times of the person's standing (not reversed) sanctions on ``ladder``.
+    """Offence times of the person's standing (not reversed) sanctions on ``ladder``, but those of
+    the violation ``before_violation``."""
+    return [at for at, violation in standing_sanctions(session, employee_id, ladder) if violation != before_violation]
+
+
+def standing_sanctions(session: Session, employee_id: str, ladder: str) -> list[tuple[datetime, str]]:
+    """(offence time, violation id) of the person's standing (not reversed) sanctions on ``ladder``.
 
     Two columns, not the rows: a repeat offender's every new violation reads all their standing
     sanctions, and building each as an ORM object with its JSON items made that quadratic in CPU
@@ -108,7 +114,7 @@ def standing_offences(session: Session, employee_id: str, ladder: str, before_vi
     """
     rows = session.execute(select(Sanction.occurred_at, Sanction.violation_id).where(
         Sanction.employee_id == employee_id, Sanction.ladder == ladder, Sanction.status == "imposed"))
-    return [aware(at) for at, violation in rows if violation != before_violation]
+    return [(aware(at), violation) for at, violation in rows]
 
 
 def pack_of(session: Session, policy_id: str, version: int) -> PackView | None:
