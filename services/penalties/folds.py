@@ -13,6 +13,7 @@ from contracts.sanctions import (
     AppealDecided, AppealFiled, PointsAwarded, ReportDecided, ReportFiled, ReviewDecided, ReviewRequested,
     SanctionImposed, SanctionReversed,
 )
+from services.common.db import add_new, get_unflushed
 from services.common.worker import Context
 from services.penalties import store
 from services.penalties.ledger import Line, lines_for_items, month_of, reversal_of
@@ -27,15 +28,15 @@ def _decision(session: Session, event_id: str, subject: str, kind: str, decision
 
 
 def on_sanction_imposed(ctx: Context, p: SanctionImposed) -> None:
-    if ctx.session.get(Sanction, p.sanction_id) is not None:
+    if get_unflushed(ctx.session, Sanction, p.sanction_id) is not None:
         return
     posted = ctx.event.time
-    ctx.session.add(Sanction(
+    add_new(ctx.session, Sanction(
         sanction_id=p.sanction_id, event_id=ctx.event.id, employee_id=p.employee_id, department_id=p.department_id,
         violation_id=p.violation_id, rule_id=p.rule_id, ladder=p.ladder, step=p.step, repeat_count=p.repeat_count,
         liability=p.liability, items=[i.model_dump(mode="json") for i in p.items], policy_id=p.policy_id,
         policy_version=p.policy_version, occurred_at=store.to_utc(p.occurred_at), posted_at=store.to_utc(posted),
-        month=month_of(posted), decided_by=p.decided_by, review_id=p.review_id))
+        month=month_of(posted), decided_by=p.decided_by, review_id=p.review_id), p.sanction_id)
     store.append_lines(ctx.session, lines_for_items(
         source_event_id=ctx.event.id, sanction_id=p.sanction_id, employee_id=p.employee_id,
         department_id=p.department_id, violation_id=p.violation_id, items=p.items, posted_at=posted))

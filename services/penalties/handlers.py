@@ -29,6 +29,7 @@ from contracts.roster import (
 )
 from contracts.sanctions import ReviewDecided, SanctionImposed, SanctionReversed
 from contracts.violations import MeritDetected, ViolationDetected, ViolationDismissed
+from services.common.db import add_new, get_unflushed
 from services.common.worker import Context
 from services.penalties import actions, store
 from services.penalties.folds import FOLD_ROUTES
@@ -89,15 +90,13 @@ def on_department(ctx: Context, p: DepartmentChanged) -> None:
 
 
 def on_violation_detected(ctx: Context, v: ViolationDetected) -> None:
-    with ctx.session.no_autoflush:  # a Violation is flushed as soon as it is added: none is pending
-        row = ctx.session.get(Violation, v.violation_id)
+    row = get_unflushed(ctx.session, Violation, v.violation_id)
     if row is None:
         row = Violation(violation_id=v.violation_id, event_id=ctx.event.id, rule_id=v.rule_id, policy_id=v.policy_id,
                         policy_version=v.policy_version, platform=v.platform, group_id=v.group_id,
                         employee_id=v.employee_id, occurred_at=store.to_utc(v.occurred_at),
                         payload=v.model_dump(mode="json"))
-        ctx.session.add(row)
-        ctx.session.flush()
+        add_new(ctx.session, row, v.violation_id)
     if row.state in ("decided", "dismissed"):
         return
     _decide(ctx, v, row)
