@@ -97,13 +97,23 @@ def _hold(session: Session, instance: object) -> None:
 event.listen(UnitOfWork, "loaded_as_persistent", _hold)
 event.listen(UnitOfWork, "pending_to_persistent", _hold)
 
-_ADDED = "qg_added"  # session.info: rows added through ``add_new`` in this transaction, by (model, key)
+_IN_HAND = "qg_in_hand"  # session.info: rows this transaction holds, by (model, key); see get_unflushed
+_ABSENT = object()       # in _IN_HAND: looked for by a batch query (hold), not in the database
 
 
 def add_new(session: Session, row: object, key: object) -> None:
     """Add a new row so that :func:`get_unflushed` finds it before it is flushed."""
     session.add(row)
-    session.info.setdefault(_ADDED, {})[(type(row), key)] = row
+    session.info.setdefault(_IN_HAND, {})[(type(row), key)] = row
+
+
+def hold(session: Session, model: type, keys: Iterable[object], found: dict[object, object]) -> None:
+    """Remember what one query found for ``keys`` (``found``: key → row; the other keys do not exist),
+    so :func:`get_unflushed` answers them without SQL: a worker loads a batch's rows in a query or two
+    instead of one per record (roster's ``prefetch``)."""
+    in_hand = session.info.setdefault(_IN_HAND, {})
+    for key in keys:
+        in_hand[(model, key)] = found.get(key, _ABSENT)
 
 
 def get_unflushed(session: Session, model: type, key: object) -> Any:
@@ -111,10 +121,13 @@ def get_unflushed(session: Session, model: type, key: object) -> Any:
 
     A new row is not in the identity map until flushed, so ``get`` must flush to find it: once per
     event, one by one, when a handler asks "is this sanction already here?" for every sanction it
-    folds (half of the penalties rebuild was such flushes). Rows added through :func:`add_new` are
-    found in hand instead; any other row is in the identity map or in the database.
+    folds (half of the penalties rebuild), or "is this member known?" for every message (a third of
+    the roster worker). Rows added through :func:`add_new` or loaded through :func:`hold` are answered
+    in hand; any other row is in the identity map or in the database.
     """
-    row = session.info.get(_ADDED, {}).get((model, key))
+    row = session.info.get(_IN_HAND, {}).get((model, key))
+    if row is _ABSENT:
+        return None
     if row is not None:
         return row
     with session.no_autoflush:
@@ -122,8 +135,9 @@ def get_unflushed(session: Session, model: type, key: object) -> Any:
 
 
 @event.listens_for(OrmSession, "after_rollback")
-def _forget_added(session: OrmSession) -> None:
-    session.info.pop(_ADDED, None)
+def _forget_in_hand(session: OrmSession) -> None:
+    """Rolled back, the rows in hand are gone from the session (new ones) or stale (loaded ones)."""
+    session.info.pop(_IN_HAND, None)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, tuple_
+from sqlalchemy import tuple_
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import select
 
@@ -18,6 +18,7 @@ from contracts import chat, roster
 from contracts.base import group_ref
 from contracts.ids import derive_id
 from contracts.policy import PolicyPublished
+from services.common.db import add_new, get_unflushed, hold
 from services.common.worker import Context
 from services.roster import membership
 from services.roster.models import (
@@ -190,72 +191,43 @@ def on_member_approved(ctx: Context, p: roster.MemberApproved) -> None:
 # -- membership from chat events ----------------------------------------------------------------
 
 
-TOUCHED = "roster_touched"  # session.info: the chat groups and memberships this transaction has in hand
-
-
 def _touched(ctx: Context, model: type, key: object, new: Callable[[], object]) -> Any:
-    """The row of ``model`` at ``key`` as this transaction has it, loaded or created once.
+    """The row of ``model`` at ``key`` as this transaction has it, created if there is none.
 
-    Nearly every chat event touches one group and one membership row. With ``session.get`` each
-    lookup flushed the previous event's change first (autoflush: one UPDATE per message, a third of
-    the roster worker), because a row created earlier in the transaction is not in the identity map
-    until flushed and ``get`` would miss it. Every such row is created here and remembered, so the
-    lookup can skip the flush and the batch's changes go out together at commit.
+    Nearly every chat event touches one group and one membership row; with ``session.get`` each
+    lookup flushed the previous event's change first (one UPDATE per message). Rows are created with
+    ``add_new`` and found with ``get_unflushed``, so the batch's changes go out together at commit.
     """
-    rows = ctx.session.info.get(TOUCHED)
-    if rows is None:
-        rows = ctx.session.info[TOUCHED] = {}
-    row = rows.get((model, key))
-    if row is None or row is _ABSENT:
-        if row is None:
-            with ctx.session.no_autoflush:
-                row = ctx.session.get(model, key)
-        if row is None or row is _ABSENT:
-            row = new()
-            ctx.session.add(row)
-        rows[(model, key)] = row
+    row = get_unflushed(ctx.session, model, key)
+    if row is None:
+        row = new()
+        add_new(ctx.session, row, key)
     return row
-
-
-_ABSENT = object()  # in TOUCHED: prefetched, and not in the database
 
 
 def prefetch(session: OrmSession, payloads: list[Any]) -> None:
     """Load the chat groups and memberships a batch of events will touch, in a query or two.
 
-    After ``_touched`` stopped flushing on every lookup, the lookups themselves were most of the
-    roster worker: one primary-key SELECT per message, since a batch of 100 messages comes from
-    nearly as many members. The worker calls this with the batch first; keys it finds nothing for
-    are remembered as absent, so their first event creates the row without asking again.
+    Without it the lookups were most of the roster worker: one primary-key SELECT per message, since a
+    batch of 100 messages comes from nearly as many members. The worker calls this before the batch's
+    handlers; what it finds, and what it does not, is held for ``get_unflushed``.
     """
-    rows = session.info.get(TOUCHED)
-    if rows is None:
-        rows = session.info[TOUCHED] = {}
     groups: set[str] = set()
     members: set[tuple[str, str]] = set()
     for p in payloads:
         if isinstance(p, chat.ChatEvent):
             ref = group_ref(p.platform, p.group_id)
-            if (ChatGroup, ref) not in rows:
-                groups.add(ref)
+            groups.add(ref)
             user_id = getattr(p, "user_id", None)
-            if user_id and (Membership, (ref, user_id)) not in rows:
+            if user_id:
                 members.add((ref, user_id))
-    for model, keys, column in ((ChatGroup, sorted(groups), ChatGroup.ref),
-                                (Membership, sorted(members), tuple_(Membership.ref, Membership.user_id))):
+    for model, keys, column, key_of in (
+            (ChatGroup, sorted(groups), ChatGroup.ref, lambda r: r.ref),
+            (Membership, sorted(members), tuple_(Membership.ref, Membership.user_id), lambda r: (r.ref, r.user_id))):
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            found = {}
-            for row in session.scalars(select(model).where(column.in_(chunk))):
-                found[row.ref if model is ChatGroup else (row.ref, row.user_id)] = row
-            for key in chunk:
-                rows[(model, key)] = found.get(key, _ABSENT)
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _forget_touched(session: OrmSession) -> None:
-    """Rolled back, the rows in hand are gone from the session (new ones) or stale (loaded ones)."""
-    session.info.pop(TOUCHED, None)
+            hold(session, model, chunk, {key_of(row): row for row in session.scalars(select(model).where(
+                column.in_(chunk)))})
 
 
 def _chat_group(ctx: Context, p: chat.ChatEvent) -> ChatGroup:

@@ -11,7 +11,7 @@ import hashlib
 
 import orjson
 from sqlalchemy import event
-from sqlmodel import Session
+from sqlalchemy.orm import Session as OrmSession
 
 from contracts import chat, roster
 from contracts.clock import ClockTicked
@@ -60,11 +60,7 @@ def project_violation(ctx: Context, v: ViolationDetected) -> None:
     ``merge`` would. Rows wait in the transaction and are written in one statement before it commits
     or before a dismissal reads them: one ORM object and one statement per violation were a quarter of
     a rebuild (each violation is projected when emitted and again when it comes back from the log)."""
-    pending = ctx.session.info.get(_PENDING_VIOLATIONS)
-    if pending is None:
-        pending = ctx.session.info[_PENDING_VIOLATIONS] = {}
-        event.listen(ctx.session, "before_commit", _write_violations)
-    pending[v.violation_id] = {
+    ctx.session.info.setdefault(_PENDING_VIOLATIONS, {})[v.violation_id] = {
         "violation_id": v.violation_id, "rule_id": v.rule_id, "category": v.category, "severity": v.severity,
         "policy_id": v.policy_id, "policy_version": v.policy_version, "platform": v.platform,
         "group_id": v.group_id, "user_id": v.user_id, "employee_id": v.employee_id, "occurred_at": v.occurred_at,
@@ -72,11 +68,17 @@ def project_violation(ctx: Context, v: ViolationDetected) -> None:
         "doc": v.model_dump(mode="json")}
 
 
-def _write_violations(session: Session) -> None:
+@event.listens_for(OrmSession, "before_commit")
+def _write_violations(session: OrmSession) -> None:
     pending = session.info.get(_PENDING_VIOLATIONS)
     if pending:
         SqlState(session).upsert(m.Violation, list(pending.values()))
         pending.clear()
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_violations(session: OrmSession) -> None:
+    session.info.pop(_PENDING_VIOLATIONS, None)
 
 
 def project_dismissal(ctx: Context, d: ViolationDismissed) -> None:
