@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from services.common.db import UnitOfWork, add_new, create_tables, get_unflushed, make_engine, session_scope
+from services.common.db import UnitOfWork, add_new, create_tables, get_unflushed, hold, make_engine, session_scope
 from tests.integration.runtime.toy_service import ToyCount
 
 pytestmark = pytest.mark.integration
@@ -43,3 +43,19 @@ def test_rows_added_before_a_rollback_are_forgotten(engine):
         assert get_unflushed(session, ToyCount, "回滚的消息") is None
     finally:
         session.close()
+
+
+def test_what_a_batch_query_found_or_did_not_is_answered_without_sql(engine):
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with session_scope(engine) as session:
+        found = {row.event_id: row for row in session.scalars(select(ToyCount).where(
+            ToyCount.event_id.in_(["已在库中", "批内新消息"])))}
+        hold(session, ToyCount, ["已在库中", "批内新消息"], found)
+        before = len(statements)
+        assert get_unflushed(session, ToyCount, "已在库中") is found["已在库中"]
+        assert get_unflushed(session, ToyCount, "批内新消息") is None
+        assert len(statements) == before
+        row = ToyCount(event_id="批内新消息")
+        add_new(session, row, "批内新消息")
+        assert get_unflushed(session, ToyCount, "批内新消息") is row
