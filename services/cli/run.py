@@ -62,6 +62,7 @@ def work(service: str, settings: Any, prefix: str = DEFAULT_PREFIX) -> None:
     """Run the service's worker until SIGTERM/SIGINT (``Worker.run`` installs the handlers)."""
     logs.configure_from(settings, f"{service}-worker")
     worker = service_module(prefix, service, "worker").build_worker(settings)
+    worker.batch = settings.worker_batch
     if settings.worker_metrics_offset and service in SERVICES:
         worker.metrics_port = settings.port(service) + settings.worker_metrics_offset
         worker.metrics_addr = settings.host

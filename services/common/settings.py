@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool = Field(True, description="One JSON object per log line (false: plain text for a terminal).")
     clock_interval_s: float = Field(60.0, gt=0, description="How often the ticker appends a ClockTicked.")
+    worker_batch: int = Field(
+        1000, ge=1, le=20_000, description="Most records a worker applies in one transaction: it takes what is "
+                                           "waiting, up to this (one or two when quiet, this many under load).")
     worker_metrics_offset: int = Field(100, ge=0, description="A worker serves /metrics on its API port + this (0: off).")
 
     # Enforcement (ingest carries out commands on the platforms; see services/ingest/enforcement).
