@@ -8,7 +8,7 @@ composition root.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -114,6 +114,21 @@ def hold(session: Session, model: type, keys: Iterable[object], found: dict[obje
     in_hand = session.info.setdefault(_IN_HAND, {})
     for key in keys:
         in_hand[(model, key)] = found.get(key, _ABSENT)
+
+
+def load(session: Session, model: type, keys: Iterable[object], column: Any,
+         key_of: Callable[[Any], object] | None = None) -> None:
+    """Hold the rows of ``model`` whose ``column`` is among ``keys`` (those not in hand yet), a query
+    per 500 keys, without flushing: rows this transaction changed are the identity map's, returned
+    as they are. ``column`` is the key column, or a ``tuple_`` of them with ``key_of`` giving a row's key."""
+    in_hand = session.info.setdefault(_IN_HAND, {})
+    wanted = [key for key in dict.fromkeys(keys) if (model, key) not in in_hand]
+    key_of = key_of or (lambda row: getattr(row, column.key))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        with session.no_autoflush:
+            found = {key_of(row): row for row in session.scalars(select(model).where(column.in_(chunk)))}
+        hold(session, model, chunk, found)
 
 
 def get_unflushed(session: Session, model: type, key: object) -> Any:

@@ -13,9 +13,10 @@ from contracts.base import Payload
 from contracts.envelope import CloudEvent, new_event
 from contracts.ids import derive_id
 from contracts.sanctions import SanctionImposed
+from services.common.db import get_unflushed
 from services.common.worker import apply_locally
 from services.penalties import store
-from services.penalties.models import Employee, Violation
+from services.penalties.models import Violation
 from services.penalties.notices import DEFAULT_TEMPLATES, describe, enforcement_for, render, template_name
 
 CONSUMER = "penalties"
@@ -38,7 +39,7 @@ def impose(session: Session, s: SanctionImposed, *, time: datetime, causation: l
     """Publish a sanction and the enforcement it needs (notice, mute, removal)."""
     event = publish(session, s, id=derive_id("event", "sanction_imposed", s.sanction_id), time=time,
                     causation=causation, correlation=correlation)
-    violation = session.get(Violation, s.violation_id) if s.violation_id else None
+    violation = get_unflushed(session, Violation, s.violation_id) if s.violation_id else None
     if violation is None:
         return
     pack = store.pack_of(session, s.policy_id, s.policy_version)
@@ -60,7 +61,7 @@ def notice_text(session: Session, s: SanctionImposed, violation: Violation, pack
     preferred = (step.notice if step else None) or (ladder.notice if ladder else None) or pack.rule(s.rule_id).get("notice")
     name = template_name(s.items, preferred)
     template = pack.notice_template(name) or DEFAULT_TEMPLATES.get(name) or DEFAULT_TEMPLATES[template_name(s.items, None)]
-    person = session.get(Employee, s.employee_id)
+    person = store.employee(session, s.employee_id)
     evidence = violation.payload.get("evidence") or {}
     return render(template, name=person.name if person else s.employee_id, rule=pack.rule_title(s.rule_id),
                   rule_id=s.rule_id, reason=evidence.get("summary") or s.rule_id, sanction=describe(s.items),

@@ -21,6 +21,7 @@ from contracts.sanctions import (
     AppealDecided, AppealFiled, PointsAwarded, ReportDecided, ReportFiled, ReviewDecided, SanctionImposed,
     SanctionItem, SanctionReversed,
 )
+from services.common.db import get_unflushed, load
 from services.common.problems import ProblemError
 from services.penalties import actions, store
 from services.penalties.ladder import repeat_count
@@ -141,16 +142,15 @@ def restep_after(session: Session, employee_id: str, ladder_name: str, policy_id
     ladder = pack.ladders.get(ladder_name) if pack else None
     if ladder is None:
         return
-    later = session.scalars(select(Sanction).where(
-        Sanction.employee_id == employee_id, Sanction.ladder == ladder_name, Sanction.status == "imposed",
-        Sanction.occurred_at > after).order_by(Sanction.occurred_at, Sanction.sanction_id)).all()
     # Read once: each sanction this loop reverses is imposed again for the same offence, so the
     # standing offences it counts do not change (read again for each later sanction, they were half
     # of the penalties worker on a day where violations of two groups arrive out of order).
     standing = store.standing_sanctions(session, employee_id, ladder_name)
-    for s in later:
+    later = [sanction for at, sanction in sorted((at, sanction) for at, _, sanction in standing) if at > after]
+    load(session, Sanction, later, Sanction.sanction_id)  # one query, not one per later sanction
+    for s in [get_unflushed(session, Sanction, sanction) for sanction in later]:
         at = store.aware(s.occurred_at)
-        prior = [t for t, violation in standing if t < at and violation != s.violation_id]
+        prior = [t for t, violation, _ in standing if t < at and violation != s.violation_id]
         count = repeat_count(ladder, prior, at, pack.timezone)
         step = ladder.step_for(count)
         if step.number == s.step or step.needs_review:

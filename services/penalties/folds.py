@@ -31,22 +31,25 @@ def on_sanction_imposed(ctx: Context, p: SanctionImposed) -> None:
     if get_unflushed(ctx.session, Sanction, p.sanction_id) is not None:
         return
     posted = ctx.event.time
-    add_new(ctx.session, Sanction(
+    row = Sanction(
         sanction_id=p.sanction_id, event_id=ctx.event.id, employee_id=p.employee_id, department_id=p.department_id,
         violation_id=p.violation_id, rule_id=p.rule_id, ladder=p.ladder, step=p.step, repeat_count=p.repeat_count,
         liability=p.liability, items=[i.model_dump(mode="json") for i in p.items], policy_id=p.policy_id,
         policy_version=p.policy_version, occurred_at=store.to_utc(p.occurred_at), posted_at=store.to_utc(posted),
-        month=month_of(posted), decided_by=p.decided_by, review_id=p.review_id), p.sanction_id)
+        month=month_of(posted), decided_by=p.decided_by, review_id=p.review_id)
+    add_new(ctx.session, row, p.sanction_id)
+    store.note_imposed(ctx.session, row)
     store.append_lines(ctx.session, lines_for_items(
         source_event_id=ctx.event.id, sanction_id=p.sanction_id, employee_id=p.employee_id,
         department_id=p.department_id, violation_id=p.violation_id, items=p.items, posted_at=posted))
 
 
 def on_sanction_reversed(ctx: Context, p: SanctionReversed) -> None:
-    sanction = ctx.session.get(Sanction, p.sanction_id)
+    sanction = get_unflushed(ctx.session, Sanction, p.sanction_id)
     if sanction is None or sanction.status == "reversed":
         return
     sanction.status, sanction.reversed_by = "reversed", p.reversed_by
+    store.note_reversed(ctx.session, sanction)
     sanction.reversal_reason, sanction.reversal_cause_id = p.reason, p.cause_id
     ctx.session.add(sanction)
     note = f"撤销 / reversed: {p.reason}"

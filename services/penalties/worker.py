@@ -13,14 +13,14 @@ from services.common.db import make_engine
 from services.common.eventlog import open_log
 from services.common.worker import Worker
 from services.penalties.actions import CONSUMER, SOURCE
-from services.penalties.handlers import ROUTES
+from services.penalties.handlers import ROUTES, prefetch
 from services.penalties.models import ALL_TABLES
 from services.penalties.store import ledger_digest
 
 
 def build_worker(settings, *, log=None, engine=None) -> Worker:
     return Worker(CONSUMER, log or open_log(settings), engine or make_engine(settings.database_url("penalties")),
-                  ROUTES, source=SOURCE, projection_tables=ALL_TABLES)
+                  ROUTES, source=SOURCE, projection_tables=ALL_TABLES, prefetch=prefetch)
 
 
 def rebuild(settings, *, log=None, engine=None) -> tuple[str, str, int]:

@@ -18,7 +18,7 @@ from contracts import chat, roster
 from contracts.base import group_ref
 from contracts.ids import derive_id
 from contracts.policy import PolicyPublished
-from services.common.db import add_new, get_unflushed, hold
+from services.common.db import add_new, get_unflushed, load
 from services.common.worker import Context
 from services.roster import membership
 from services.roster.models import (
@@ -221,13 +221,9 @@ def prefetch(session: OrmSession, payloads: list[Any]) -> None:
             user_id = getattr(p, "user_id", None)
             if user_id:
                 members.add((ref, user_id))
-    for model, keys, column, key_of in (
-            (ChatGroup, sorted(groups), ChatGroup.ref, lambda r: r.ref),
-            (Membership, sorted(members), tuple_(Membership.ref, Membership.user_id), lambda r: (r.ref, r.user_id))):
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            hold(session, model, chunk, {key_of(row): row for row in session.scalars(select(model).where(
-                column.in_(chunk)))})
+    load(session, ChatGroup, sorted(groups), ChatGroup.ref)
+    load(session, Membership, sorted(members), tuple_(Membership.ref, Membership.user_id),
+         key_of=lambda r: (r.ref, r.user_id))
 
 
 def _chat_group(ctx: Context, p: chat.ChatEvent) -> ChatGroup:

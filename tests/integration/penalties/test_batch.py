@@ -1,0 +1,126 @@
+"""A worker batch decides exactly what one transaction per event decides.
+
+The worker loads a batch's violations, people, accounts and standing sanctions in a few queries
+before its handlers run (``handlers.prefetch``), and keeps each person's standing sanctions in hand
+while the batch imposes and reverses (``store.standing_sanctions``). If that view missed a sanction
+imposed or reversed earlier in the same transaction, a repeat offender's count, and so their fine,
+would differ from the one-event-per-transaction result: these tests compare the two, and the view
+itself around a flush, a reversal and a rollback.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from contracts.envelope import CloudEvent
+from contracts.ids import derive_id
+from contracts.sanctions import SanctionImposed, SanctionItem, SanctionReversed
+from contracts.violations import ViolationDismissed
+from services.common import outbox
+from services.common.db import create_tables, make_engine, session_scope
+from services.common.eventlog.base import Record
+from services.common.eventlog.embedded import EmbeddedLog
+from services.common.worker import apply_locally
+from services.penalties import store
+from services.penalties.actions import CONSUMER, SOURCE
+from services.penalties.folds import FOLD_ROUTES
+from services.penalties.models import ALL_TABLES, Sanction
+from services.penalties.worker import build_worker
+from tests.integration.penalties import scenario as sc
+from tests.integration.penalties.api_support import MARCH
+
+pytestmark = pytest.mark.integration
+
+
+def day() -> list[CloudEvent]:
+    """Repeat offenders out of order (a re-count inside the batch), two liable people, a dismissal
+    between two offences of one person, and people on three ladders."""
+    h = lambda n: MARCH + timedelta(hours=n)  # noqa: E731
+    events = [sc.violation("o3", "content.offtopic", "E1001", h(3), summary="闲聊"),
+              sc.violation("a1", "content.ads", "E1002", h(1)),
+              sc.violation("o2", "content.offtopic", "E1001", h(2), summary="闲聊"),
+              sc.violation("a2", "content.ads", "E1002", h(4)),
+              sc.violation("d1", "member.departed_not_removed", "E2001", h(5), liable=["E9001", "E2002"]),
+              sc.violation("o1", "content.offtopic", "E1001", h(1), summary="闲聊"),
+              sc.violation("a3", "content.ads", "E1002", h(6))]
+    dismissed = ViolationDismissed(violation_id=sc.derive_id("violation", "a2"), employee_id="E1002",
+                                   dismissed_by="compliance@example.com", reason="误判：内部活动链接",
+                                   dismissed_at=h(7))
+    events.append(sc.ev(dismissed, derive_id("dismissal", "a2"), h(7)))
+    events += [sc.violation("a4", "content.ads", "E1002", h(8)),
+               sc.violation("d2", "member.departed_not_removed", "E2002", h(9), liable=["E9001"]),
+               sc.violation("o4", "content.offtopic", "E1001", h(10), summary="闲聊")]
+    return events
+
+
+def records(events: list[CloudEvent]) -> list[Record]:
+    return [Record(topic=e.payload().topic.name, partition=0, offset=i, key=e.partitionkey.encode(),
+                   value=e.to_bytes(), timestamp_ms=int(e.time.timestamp() * 1000))
+            for i, e in enumerate(events)]
+
+
+def sanctions(engine) -> list[tuple[str, str, str, int, int, tuple[str, ...]]]:
+    with Session(engine) as s:
+        return sorted((r.violation_id, r.employee_id, r.status, r.repeat_count, r.step,
+                       tuple(sorted(i["kind"] for i in r.items))) for r in s.scalars(select(Sanction)))
+
+
+def test_one_batch_decides_what_one_transaction_per_event_decides(engine, pen_db_url, tmp_path):
+    log = EmbeddedLog(tmp_path / "log.db")
+    batched = build_worker(None, log=log, engine=engine)
+    assert batched.handle_batch(records(day())) == ["handled"] * len(day())
+
+    alone_engine = make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    create_tables(alone_engine, outbox.RUNTIME_TABLES + ALL_TABLES)
+    alone = build_worker(None, log=log, engine=alone_engine)
+    for record in records([sc.policy_event(), *sc.roster_events(), *day()]):
+        alone.handle_batch([record])
+
+    got = sanctions(engine)
+    assert got == sanctions(alone_engine)
+    assert any(status == "reversed" for _, _, status, *_ in got)  # the re-count and the dismissal happened
+    with Session(engine) as a, Session(alone_engine) as b:
+        assert store.ledger_digest(a) == store.ledger_digest(b)
+    alone_engine.dispose()
+
+
+def imposed(n: str, at) -> CloudEvent:
+    s = SanctionImposed(sanction_id=f"s-{n}", employee_id="E1001", violation_id=f"v-{n}", rule_id="content.offtopic",
+                        ladder="reminder_then_fine", step=1, repeat_count=1, policy_id="default", policy_version=1,
+                        occurred_at=at, items=[SanctionItem(kind="reminder")])
+    return sc.ev(s, f"e-imposed-{n}", at)
+
+
+def reversed_(n: str, at) -> CloudEvent:
+    r = SanctionReversed(sanction_id=f"s-{n}", employee_id="E1001", reversed_by="hr@example.com", reason="申诉成立",
+                         cause_id=f"appeal-{n}", reversed_at=at)
+    return sc.ev(r, f"e-reversed-{n}", at)
+
+
+def fold(session, event: CloudEvent) -> None:
+    apply_locally(session, event, FOLD_ROUTES, consumer=CONSUMER, source=SOURCE)
+
+
+def held(session) -> list[str]:
+    return sorted(v for _, v, _ in store.standing_sanctions(session, "E1001", "reminder_then_fine"))
+
+
+def test_standing_sanctions_follow_the_transaction_whether_read_before_or_after_it_writes(engine):
+    t = MARCH
+    with session_scope(engine) as session:
+        fold(session, imposed("0", t))        # the person's ledger account exists from here on
+    with session_scope(engine) as session:
+        fold(session, imposed("1", t))        # written before anyone read the person's standing
+        fold(session, imposed("2", t))        # (the second one not even flushed yet)
+        assert held(session) == ["v-0", "v-1", "v-2"]  # so read after a flush
+        fold(session, imposed("3", t + timedelta(hours=1)))
+        fold(session, reversed_("1", t + timedelta(hours=2)))
+        assert held(session) == ["v-0", "v-2", "v-3"]  # kept in hand: no query, yet exact
+    with session_scope(engine) as session:
+        assert held(session) == ["v-0", "v-2", "v-3"]  # and what was committed agrees
+        fold(session, imposed("4", t + timedelta(hours=3)))
+        session.rollback()
+        assert held(session) == ["v-0", "v-2", "v-3"]  # a rolled-back sanction is forgotten
