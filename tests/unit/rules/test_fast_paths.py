@@ -13,8 +13,9 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -25,6 +26,7 @@ from services.rules.ids import derive_id
 from services.rules.policy.loader import load_pack
 from services.rules.policy.runtime import PackRuntime, hhmm_of
 from services.rules.state import MemoryState, Recent, Timer, trim
+from services.common.db import _json_dumps
 from services.rules.store import decode, encode, encode_window
 from tests.unit.rules.demo_pipeline import replay_demo_day
 
@@ -154,8 +156,14 @@ def test_a_window_entry_survives_the_sql_document():
     assert doc == {"time": "2025-03-03T09:00:01+00:00", "event_id": "e1", "user_id": "u1", "msg_type": "image",
                    "digest": None, "text": "收到"}
     assert decode(Recent, doc) == r
-    assert encode_window([r, Recent(r.time, "e2", "u2")]) == [doc, encode(Recent(r.time, "e2", "u2"))]
-    assert list(encode_window([r])[0]) == list(doc)  # same keys in the same order: same JSON text
+    other = Recent(r.time, "e2", "u2")
+    written = _json_dumps(encode_window([r, other]))
+    assert written == _json_dumps([doc, encode(other)])  # byte for byte: same keys, same order
+    assert _json_dumps(encode_window([r, other])) == written  # and again, from the items' kept JSON
+    assert orjson.loads(written) == [doc, encode(other)]
+    # an equal instant in another offset is a different text, not the first one's kept JSON
+    beijing = r._replace(time=r.time.astimezone(timezone(timedelta(hours=8))))
+    assert beijing == r and orjson.loads(_json_dumps(encode_window([beijing])))[0]["time"] == "2025-03-03T17:00:01+08:00"
     assert decode(Recent, {"time": doc["time"], "event_id": "e1", "user_id": "u1"}) == Recent(r.time, "e1", "u1")
 
 
