@@ -59,31 +59,31 @@ def encode(obj: Any) -> dict[str, Any]:
     return out
 
 
-_ENCODED: dict[tuple[Recent, Any], orjson.Fragment] = {}
-_ENCODED_MAX = 300_000  # items; past it the cache starts again (≈ 100 MB at most)
+_ENCODED: dict[int, tuple[Recent, orjson.Fragment]] = {}
+_ENCODED_MAX = 100_000  # items (≈ 30 MB); past it the cache starts again
 
 
 def encode_window(items: Any) -> list[orjson.Fragment]:
     """A window's ``Recent`` items as JSON, each item serialised once for as long as it stays in windows.
 
     Every window a transaction touched is written back whole at its commit: a member's window of
-    60 messages was encoded again each time they spoke (a tenth of the rules worker). Each item's
-    JSON is kept (``orjson.Fragment``, embedded as is by the JSON columns' serialiser), keyed by the
-    item itself and its time's UTC offset (equal times in two offsets compare equal but print
-    differently), so a commit encodes only the new messages.
-    The stored text is byte for byte what encoding the items' dicts gives."""
+    60 messages was encoded again each time they spoke (a tenth of the live rules worker). Each
+    item's JSON is kept (``orjson.Fragment``, embedded as is by the JSON columns' serialiser), so a
+    commit encodes only the new messages. Kept by the item's identity, with the item: hashing the
+    item's fields for every look-up cost more than it saved in a rebuild, whose transactions are
+    large enough that most items are written once anyway. The stored text is byte for byte what
+    encoding the items' dicts gives."""
     cache = _ENCODED
     if len(cache) > _ENCODED_MAX:
         cache.clear()
     out = []
     for r in items:
-        key = (r, r.time.utcoffset())
-        fragment = cache.get(key)
-        if fragment is None:
+        kept = cache.get(id(r))
+        if kept is None or kept[0] is not r:
             doc = dict(zip(Recent._fields, r))
             doc["time"] = r.time.isoformat()  # the only field that is not already JSON
-            fragment = cache[key] = orjson.Fragment(orjson.dumps(doc))
-        out.append(fragment)
+            kept = cache[id(r)] = (r, orjson.Fragment(orjson.dumps(doc)))
+        out.append(kept[1])
     return out
 
 
