@@ -58,6 +58,9 @@ def topic_of(event: CloudEvent) -> str:
 _OUTBOX_ROWS = "qg_outbox_rows"  # session.info key: outbox rows of this transaction, in order
 _INBOX_ROWS = "qg_inbox_rows"    # session.info key: inbox rows recorded by mark_seen in this transaction
 _MARKED = "qg_inbox_marked"      # session.info key: (consumer, event id) recorded in this transaction
+# session.info key set by a worker's batch: events its handlers derive and apply (``apply_locally``)
+# are checked against the inbox by its primary key when the batch commits, not one query each.
+CHECK_AT_COMMIT = "qg_inbox_check_at_commit"
 
 
 def enqueue(session: Session, event: CloudEvent, topic: str | None = None) -> None:

@@ -28,6 +28,7 @@ from services.penalties import store
 from services.penalties.actions import CONSUMER, SOURCE
 from services.penalties.folds import FOLD_ROUTES
 from services.penalties.models import ALL_TABLES, Sanction
+from services.penalties.sanctioning import sanction_id
 from services.penalties.worker import build_worker
 from tests.integration.penalties import scenario as sc
 from tests.integration.penalties.api_support import MARCH
@@ -124,3 +125,27 @@ def test_standing_sanctions_follow_the_transaction_whether_read_before_or_after_
         fold(session, imposed("4", t + timedelta(hours=3)))
         session.rollback()
         assert held(session) == ["v-0", "v-2", "v-3"]  # a rolled-back sanction is forgotten
+
+
+def test_a_derived_event_handled_before_is_skipped_in_a_batch_as_it_is_alone(engine, tmp_path):
+    """A batch does not ask the inbox about each event it derives: an id handled before fails the
+    batch's inbox insert, and the batch is handled again record by record, asking first."""
+    already = derive_id("event", "sanction_imposed", sanction_id(sc.derive_id("violation", "a1"), "E1002"))
+    log = EmbeddedLog(tmp_path / "log.db")
+    alone_engine = make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    create_tables(alone_engine, outbox.RUNTIME_TABLES + ALL_TABLES)
+    alone = build_worker(None, log=log, engine=alone_engine)
+    for record in records([sc.policy_event(), *sc.roster_events()]):
+        alone.handle_batch([record])
+    for eng in (engine, alone_engine):
+        with session_scope(eng) as session:
+            session.add(outbox.InboxEntry(consumer=CONSUMER, event_id=already))
+
+    assert build_worker(None, log=log, engine=engine).handle_batch(records(day())) == ["handled"] * len(day())
+    for record in records(day()):
+        alone.handle_batch([record])
+
+    got = sanctions(engine)
+    assert got == sanctions(alone_engine)
+    assert not any(v == sc.derive_id("violation", "a1") for v, *_ in got)  # skipped, as before
+    alone_engine.dispose()
