@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ServiceName = Literal["ingest", "roster", "rules", "penalties"]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "roster", "rules", "penalties")
 DEFAULT_PORTS: dict[str, int] = {"ingest": 8101, "roster": 8102, "rules": 8103, "penalties": 8104}
+DEFAULT_WORKER_BATCH = 1000
 
 
 class Settings(BaseSettings):
@@ -53,7 +54,7 @@ class Settings(BaseSettings):
     log_json: bool = Field(True, description="One JSON object per log line (false: plain text for a terminal).")
     clock_interval_s: float = Field(60.0, gt=0, description="How often the ticker appends a ClockTicked.")
     worker_batch: int = Field(
-        1000, ge=1, le=20_000, description="Most records a worker applies in one transaction: it takes what is "
+        DEFAULT_WORKER_BATCH, ge=1, le=20_000, description="Most records a worker applies in one transaction: it takes what is "
                                            "waiting, up to this (one or two when quiet, this many under load).")
     worker_metrics_offset: int = Field(100, ge=0, description="A worker serves /metrics on its API port + this (0: off).")
 

@@ -37,6 +37,7 @@ from contracts.ids import derive_id
 from services.common import metrics, outbox
 from services.common.db import create_tables, drop_tables, session_scope
 from services.common.eventlog.base import EventLog, Record, TopicPartition
+from services.common.settings import DEFAULT_WORKER_BATCH
 
 log = logging.getLogger("qunguard.worker")
 
@@ -108,7 +109,8 @@ class Worker:
 
     def __init__(self, name: str, log_: EventLog, engine: Engine, routes: Routes, *,
                  source: str | None = None, topics: Sequence[str] | None = None,
-                 projection_tables: Iterable[Table] = (), batch: int = 100, rebuild_batch: int = 5000,
+                 projection_tables: Iterable[Table] = (), batch: int = DEFAULT_WORKER_BATCH,
+                 rebuild_batch: int = 5000,
                  max_attempts: int = 3, metrics_port: int | None = None,
                  prefetch: Callable[[Session, list[Payload]], None] | None = None) -> None:
         self.name, self.log, self.engine, self.routes = name, log_, engine, routes

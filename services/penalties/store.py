@@ -34,16 +34,13 @@ def lock_account(session: Session, employee_id: str) -> Account:
     person's lines equals the order of their events on the log, which a rebuild replays.
     """
     locked = session.info.setdefault(_LOCKED, {})
+    if employee_id not in locked:
+        lock_accounts(session, [employee_id])
     account = locked.get(employee_id)
-    if account is not None:  # locked earlier in this transaction: the lock holds until it ends
-        return account
-    account = session.scalars(select(Account).where(Account.employee_id == employee_id)
-                              .with_for_update()).first()
     if account is None:
-        account = Account(employee_id=employee_id, last_seq=0, last_hash=GENESIS)
+        account = locked[employee_id] = Account(employee_id=employee_id, last_seq=0, last_hash=GENESIS)
         session.add(account)
         session.flush()
-    locked[employee_id] = account
     return account
 
 
@@ -136,24 +133,25 @@ _STANDING_STALE = "penalties_standing_stale"
 
 def standing_sanctions(session: Session, employee_id: str, ladder: str) -> list[tuple[datetime, str, str]]:
     """(offence time, violation id, sanction id) of the person's standing sanctions on ``ladder``."""
-    held = session.info.setdefault(_STANDING, {})
-    found = held.get((employee_id, ladder))
+    key = (employee_id, ladder)
+    found = session.info.get(_STANDING, {}).get(key)
     if found is None:
-        stale = (employee_id, ladder) in session.info.get(_STANDING_STALE, ())
-        load_standing(session, [employee_id], {(employee_id, ladder)}, flush=stale)
-        found = held[(employee_id, ladder)]
+        stale = session.info.get(_STANDING_STALE)
+        if stale and key in stale:  # a fold changed it unheld: once flushed, the database has every change
+            session.flush()
+            stale.clear()
+        load_standing(session, [employee_id], {key})
+        found = session.info[_STANDING][key]
     return [(at, violation, sanction) for sanction, (at, violation) in found.items()]
 
 
-def load_standing(session: Session, people: list[str], keys: set[tuple[str, str]], *, flush: bool = False) -> None:
-    """Load the standing sanctions of ``people`` (all their ladders) in one query and hold them,
-    ``keys`` among them even where there are none. Without ``flush`` the caller knows this
-    transaction has not changed them yet (a worker batch before its first handler)."""
+def load_standing(session: Session, people: list[str], keys: set[tuple[str, str]]) -> None:
+    """Load the standing sanctions of ``people`` (all their ladders) in one query, without flushing,
+    and hold them, ``keys`` among them even where there are none; but not the keys a fold changed
+    in this transaction before they were held (stale): the database does not have those changes."""
     held = session.info.setdefault(_STANDING, {})
-    stale = session.info.setdefault(_STANDING_STALE, set())
+    stale = session.info.get(_STANDING_STALE, set())
     loaded: dict[tuple[str, str], dict[str, tuple[datetime, str]]] = {key: {} for key in keys}
-    if flush:
-        session.flush()
     for start in range(0, len(people), 500):
         chunk = people[start:start + 500]
         with session.no_autoflush:
@@ -163,9 +161,8 @@ def load_standing(session: Session, people: list[str], keys: set[tuple[str, str]
             for person, ladder, sanction, at, violation in rows:
                 loaded.setdefault((person, ladder), {})[sanction] = (aware(at), violation)
     for key, found in loaded.items():
-        if key not in stale or flush:
+        if key not in stale:
             held[key] = found
-            stale.discard(key)
 
 
 def note_imposed(session: Session, row: Sanction) -> None:
