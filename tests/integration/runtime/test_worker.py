@@ -175,6 +175,38 @@ def test_rebuild_reproduces_the_same_projection(worker, log, tag):
     assert pending == 0, "a rebuild must not emit derived events again"
 
 
+def test_rebuild_frees_each_batchs_reference_cycles_and_gives_the_collector_back(worker, log, tag):
+    """The rebuild runs the cyclic collector itself, once per batch: garbage in cycles must not pile
+    up until the end of a million records, and the collector must be as the rebuild found it."""
+    import gc
+    import weakref
+
+    class Cyclic:
+        def __init__(self) -> None:
+            self.me = self
+
+    publish(log, [message(tag, i) for i in range(30)])
+    drain(worker)
+    made: list[weakref.ref] = []
+    alive_at_start_of_record: list[int] = []
+    folded = worker.routes[MessagePosted]
+
+    def leave_a_cycle(ctx, msg):
+        alive_at_start_of_record.append(sum(ref() is not None for ref in made))
+        folded(ctx, msg)
+        made.append(weakref.ref(Cyclic()))
+
+    worker.routes = {**worker.routes, MessagePosted: leave_a_cycle}
+    worker.rebuild_batch = 10
+    frozen_before, enabled_before = gc.get_freeze_count(), gc.isenabled()
+    worker.rebuild()
+    assert len(made) >= 30
+    # within a batch of 10 at most 9 earlier cycles can be alive: those of its own earlier records
+    assert max(alive_at_start_of_record) <= 9, alive_at_start_of_record
+    assert all(ref() is None for ref in made), "the last batch's cycles are freed too"
+    assert (gc.get_freeze_count(), gc.isenabled()) == (frozen_before, enabled_before)
+
+
 def test_a_polled_batch_is_applied_in_one_transaction(worker, log, tag):
     """One commit per poll, not per record: what makes a worker keep up with a busy log."""
     from sqlalchemy import event as sa_event
