@@ -36,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from services.common import outbox  # noqa: E402
+from services.common import collector, outbox  # noqa: E402
 from services.common.db import make_engine  # noqa: E402
 from services.common.eventlog.base import Record  # noqa: E402
 from services.common.eventlog.embedded import EmbeddedLog  # noqa: E402
@@ -90,6 +90,7 @@ def measure(data: Path, service: str, batch: int, profile: int, postgres: str | 
             if profiler:
                 profiler.enable()
             worker.handle_batch(chunk)
+            collector.between_batches()  # as the live loop does (``Worker.run_once``)
             if profiler:
                 profiler.disable()
             cpu += time.process_time() - t
