@@ -145,13 +145,13 @@ def restep_after(session: Session, employee_id: str, ladder_name: str, policy_id
     # Read once: each sanction this loop reverses is imposed again for the same offence, so the
     # standing offences it counts do not change (read again for each later sanction, they were half
     # of the penalties worker on a day where violations of two groups arrive out of order).
-    standing = store.standing_sanctions(session, employee_id, ladder_name)
+    earlier, standing = store.standing_sanctions(session, employee_id, ladder_name, since=after)
     later = [sanction for at, sanction in sorted((at, sanction) for at, _, sanction in standing) if at > after]
     load(session, Sanction, later, Sanction.sanction_id)  # one query, not one per later sanction
     for s in [get_unflushed(session, Sanction, sanction) for sanction in later]:
         at = store.aware(s.occurred_at)
         prior = [t for t, violation, _ in standing if t < at and violation != s.violation_id]
-        count = repeat_count(ladder, prior, at, pack.timezone)
+        count = repeat_count(ladder, prior, at, pack.timezone, earlier=earlier)
         step = ladder.step_for(count)
         if step.number == s.step or step.needs_review:
             continue

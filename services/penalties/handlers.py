@@ -34,6 +34,7 @@ from services.common.db import add_new, get_unflushed, load
 from services.common.worker import Context
 from services.penalties import actions, store
 from services.penalties.folds import FOLD_ROUTES
+from services.penalties.ladder import Prior, Window, listed_from
 from services.penalties.models import (
     Department,
     Employee,
@@ -107,7 +108,8 @@ def prefetch(session: Session, payloads: list[object]) -> None:
     if not violations:
         return
     people: set[str] = set()
-    keys: set[tuple[str, str]] = set()
+    covers: dict[tuple[str, str], tuple[datetime, Window]] = {}  # the earliest offence decided, and the window
+    varied: set[tuple[str, str]] = set()  # one ladder name with two windows (two policy versions): read in full
     sanctions: list[str] = []
     for v in violations:
         pack = store.pack_of(session, v.policy_id, v.policy_version)
@@ -115,8 +117,15 @@ def prefetch(session: Session, payloads: list[object]) -> None:
         for person, _ in liable_people(v):
             people.add(person)
             if ladder is not None:
-                keys.add((person, ladder.name))
+                key = (person, ladder.name)
+                seen = covers.get(key)
+                if seen is not None and seen[1] != ladder.window:
+                    varied.add(key)
+                if seen is None or v.occurred_at < seen[0]:
+                    covers[key] = (v.occurred_at, ladder.window)
                 sanctions.append(sanction_id(v.violation_id, person))
+    keys: dict[tuple[str, str], store.Cover | None] = {
+        key: None if key in varied else (since, listed_from(window, since)) for key, (since, window) in covers.items()}
     ordered = sorted(people)
     load(session, Violation, sorted(v.violation_id for v in violations), Violation.violation_id)
     load(session, Employee, ordered, Employee.employee_id)
@@ -155,9 +164,10 @@ def _decide(ctx: Context, v: ViolationDetected, row: Violation) -> None:
         return
     standing: dict[tuple[str, str], list[datetime]] = {}
 
-    def standing_of(person: str, ladder: str) -> list[datetime]:
-        standing[(person, ladder)] = store.standing_offences(ctx.session, person, ladder, v.violation_id)
-        return standing[(person, ladder)]
+    def standing_of(person: str, ladder: str) -> Prior:
+        prior = store.standing_offences(ctx.session, person, ladder, v.violation_id, since=v.occurred_at)
+        standing[(person, ladder)] = prior.times  # listed: every offence at or after this one's time
+        return prior
 
     decisions = decide_violation(v, pack, standing=standing_of,
                                  department=lambda person: store.department_of(ctx.session, person))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -214,13 +214,43 @@ def in_window(window: Window, prior: datetime, at: datetime, tz: str = DEFAULT_T
 
 
 def repeat_count(ladder: LadderSpec, prior_offences: list[datetime], at: datetime,
-                 tz: str = DEFAULT_TZ) -> int:
-    """1 + the offences of ``prior_offences`` that fall in the ladder's window ending at ``at``.
+                 tz: str = DEFAULT_TZ, *, earlier: int = 0) -> int:
+    """1 + ``earlier`` + the offences of ``prior_offences`` that fall in the ladder's window ending at ``at``.
 
     The caller passes only offences that still stand (not reversed, not dismissed) and not the
-    current one.
+    current one. ``earlier`` counts offences the caller knows fall in the window without listing
+    them (see :func:`listed_from`).
     """
-    return 1 + sum(1 for t in prior_offences if in_window(ladder.window, t, at, tz))
+    return 1 + earlier + sum(1 for t in prior_offences if in_window(ladder.window, t, at, tz))
+
+
+class Prior(NamedTuple):
+    """A person's standing offences on one ladder, as a decision needs them: ``earlier`` offences
+    known to count without being listed, and the ``times`` of the others."""
+
+    earlier: int
+    times: list[datetime]
+
+
+def listed_from(window: Window, since: datetime) -> datetime | None:
+    """From when a person's offences must be listed one by one to decide offences at or after ``since``.
+
+    Before it, an offence either never counts towards such an offence (a window ends before it
+    could reach ``since``: it need not be read at all), or, on a ``forever`` ladder, always counts
+    (it need only be counted: ``None`` is returned and the caller counts those before ``since``).
+    A habitual offender's decision then reads the window, not every offence of their past. The
+    bound is a day wide of the exact edge on every side (a calendar month in any zone starts less
+    than 32 days before a moment in it), so no zone or leap day can put a counting offence
+    before it.
+    """
+    if window == "forever":
+        return None
+    if window == "calendar_month":
+        return since - timedelta(days=32)
+    if window == "rolling_12_months":
+        return _year_earlier(since) - timedelta(days=1)
+    assert isinstance(window, DaysWindow)
+    return since - timedelta(days=window.days + 1)
 
 
 def decide_step(ladder: LadderSpec, prior_offences: list[datetime], at: datetime,

@@ -12,12 +12,11 @@ same thing under the same id.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from contracts.ids import derive_id
 from contracts.sanctions import PointsAwarded, ReviewRequested, SanctionImposed
 from contracts.violations import MeritDetected, ViolationDetected
-from services.penalties.ladder import repeat_count
+from services.penalties.ladder import Prior, repeat_count
 from services.penalties.pack import PackView
 
 Decision = SanctionImposed | ReviewRequested
@@ -42,12 +41,12 @@ def liable_people(v: ViolationDetected) -> list[tuple[str, str]]:
 
 
 def decide_violation(v: ViolationDetected, pack: PackView,
-                     standing: Callable[[str, str], list[datetime]],
+                     standing: Callable[[str, str], Prior],
                      department: Callable[[str], str | None]) -> list[Decision]:
     """What the ladder says for each liable person; empty when the rule has no ladder.
 
-    ``standing(person, ladder)`` gives the times of the person's standing offences on that ladder
-    (this violation excluded); ``department(person)`` their department now.
+    ``standing(person, ladder)`` gives the person's standing offences on that ladder (this violation
+    excluded); ``department(person)`` their department now.
     """
     ladder = pack.ladder_for(v.rule_id, v.ladder)
     if ladder is None:
@@ -55,7 +54,8 @@ def decide_violation(v: ViolationDetected, pack: PackView,
     rule = pack.rule(v.rule_id)
     out: list[Decision] = []
     for person, liability in liable_people(v):
-        count = repeat_count(ladder, standing(person, ladder.name), v.occurred_at, pack.timezone)
+        prior = standing(person, ladder.name)
+        count = repeat_count(ladder, prior.times, v.occurred_at, pack.timezone, earlier=prior.earlier)
         step = ladder.step_for(count)
         common = dict(sanction_id=sanction_id(v.violation_id, person), employee_id=person,
                       violation_id=v.violation_id, rule_id=v.rule_id, ladder=ladder.name, step=step.number,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from services.common.db import get_unflushed, state_digest
+from services.penalties.ladder import Prior
 from services.penalties.ledger import GENESIS, Broken, Line, entry_hash, verify_chain
 from services.penalties.models import LEDGER_TABLES, Account, Employee, LedgerEntry, PolicyVersion, Sanction
 from services.penalties.pack import PackView
@@ -114,55 +116,122 @@ def ledger_digest(session: Session) -> str:
     return state_digest(session, LEDGER_TABLES)
 
 
-def standing_offences(session: Session, employee_id: str, ladder: str, before_violation: str | None) -> list[datetime]:
-    """Offence times of the person's standing (not reversed) sanctions on ``ladder``, but those of
-    the violation ``before_violation``."""
-    return [at for at, violation, _ in standing_sanctions(session, employee_id, ladder) if violation != before_violation]
+def standing_offences(session: Session, employee_id: str, ladder: str, before_violation: str | None,
+                      since: datetime | None = None) -> Prior:
+    """The person's standing (not reversed) offences on ``ladder`` as a decision about an offence at
+    or after ``since`` needs them (``None``: any time), but those of the violation ``before_violation``."""
+    earlier, held = standing_sanctions(session, employee_id, ladder, since)
+    return Prior(earlier, [at for at, violation, _ in held if violation != before_violation])
 
 
 # The standing sanctions of (person, ladder), held for the transaction: session.info key → {(person,
-# ladder): {sanction id: (offence time, violation id)}}. Every new violation asks for its people's;
-# a query each time also flushed everything the previous violation wrote, one violation at a time
-# (a third of the worker). A key is held only while exact: it is loaded before this transaction
-# changes it (``prefetch``, or the first read), or loaded after a flush when a fold changed it
-# first (``_STANDING_STALE``), and every change after that is made here too (``note_imposed``,
-# ``note_reversed``, called by the folds, the only writers of a sanction's status).
+# ladder): _Held}. Every new violation asks for its people's; a query each time also flushed
+# everything the previous violation wrote, one violation at a time (a third of the worker). A key
+# is held only while exact: it is loaded before this transaction changes it (``prefetch``, or the
+# first read), or loaded after a flush when a fold changed it first (``_STANDING_STALE``), and every
+# change after that is made here too (``note_imposed``, ``note_reversed``, called by the folds, the
+# only writers of a sanction's status).
 _STANDING = "penalties_standing"
 _STANDING_STALE = "penalties_standing_stale"
 
 
-def standing_sanctions(session: Session, employee_id: str, ladder: str) -> list[tuple[datetime, str, str]]:
-    """(offence time, violation id, sanction id) of the person's standing sanctions on ``ladder``."""
+@dataclass(slots=True)
+class _Held:
+    """What is held of one (person, ladder): ``rows`` (sanction id → offence time, violation id) lists
+    the standing sanctions from ``listed_from`` on, and ``earlier`` counts those before it that
+    count towards every offence at or after ``since``. ``since`` None: every one is listed.
+
+    A sanction's offence time is its violation's (the folds impose it so; a re-step keeps it), so
+    a violation at or after ``since`` finds its own sanctions listed, never counted."""
+
+    rows: dict[str, tuple[datetime, str]]
+    earlier: int = 0
+    since: datetime | None = None
+    listed_from: datetime | None = None
+
+
+# A key is held in part (from a time on) when a batch decides offences of that time or later; a
+# cover is (since, listed from), where listed from is None for a ``forever`` ladder (ladder.listed_from).
+Cover = tuple[datetime, datetime | None]
+
+
+def standing_sanctions(session: Session, employee_id: str, ladder: str,
+                       since: datetime | None = None) -> tuple[int, list[tuple[datetime, str, str]]]:
+    """(count of earlier standing offences not listed, [(offence time, violation id, sanction id)]) of the
+    person's standing sanctions on ``ladder``, for offences at or after ``since`` (``None``: listed in full)."""
     key = (employee_id, ladder)
-    found = session.info.get(_STANDING, {}).get(key)
-    if found is None:
+    held = session.info.get(_STANDING, {}).get(key)
+    if held is not None and held.since is not None and (since is None or since < held.since):
+        _drop(session, key)  # held for later offences only: read again in full
+        held = None
+    if held is None:
         stale = session.info.get(_STANDING_STALE)
         if stale and key in stale:  # a fold changed it unheld: once flushed, the database has every change
             session.flush()
             stale.clear()
-        load_standing(session, [employee_id], {key})
-        found = session.info[_STANDING][key]
-    return [(at, violation, sanction) for sanction, (at, violation) in found.items()]
+        load_standing(session, [employee_id], {key: None})
+        held = session.info[_STANDING][key]
+    return held.earlier, [(at, violation, sanction) for sanction, (at, violation) in held.rows.items()]
 
 
-def load_standing(session: Session, people: list[str], keys: set[tuple[str, str]]) -> None:
-    """Load the standing sanctions of ``people`` (all their ladders) in one query, without flushing,
-    and hold them, ``keys`` among them even where there are none; but not the keys a fold changed
-    in this transaction before they were held (stale): the database does not have those changes."""
+def load_standing(session: Session, people: list[str], keys: dict[tuple[str, str], Cover | None]) -> None:
+    """Load the standing sanctions of ``keys`` (of ``people``), a query or two per 500 people, without
+    flushing, and hold them, even where there are none; but not the keys a fold changed in this
+    transaction before they were held (stale): the database does not have those changes.
+
+    A key's cover says how much to hold: ``None`` every standing sanction; (since, listed from) the
+    ones from "listed from" on, and on a ``forever`` ladder (listed from None) the ones from since
+    on and the number before it. So a habitual offender's every offence is not read again for each
+    new one.
+    """
     held = session.info.setdefault(_STANDING, {})
     stale = session.info.get(_STANDING_STALE, set())
-    loaded: dict[tuple[str, str], dict[str, tuple[datetime, str]]] = {key: {} for key in keys}
+    floors: dict[str, datetime | None] = {}  # per ladder, from when its rows are read (None: all of them)
+    counted: set[str] = set()                 # ladders with a forever key: the rows before the floor are counted
+    for (_, ladder), cover in keys.items():
+        floor = None if cover is None else cover[1] if cover[1] is not None else cover[0]
+        if cover is not None and cover[1] is None:
+            counted.add(ladder)
+        if ladder not in floors:
+            floors[ladder] = floor
+        elif floors[ladder] is not None:
+            floors[ladder] = None if floor is None else min(floors[ladder], floor)
+    by_floor = or_(*(Sanction.ladder == ladder if floor is None
+                     else and_(Sanction.ladder == ladder, Sanction.occurred_at >= floor)
+                     for ladder, floor in floors.items()))
+    before_floor = [and_(Sanction.ladder == ladder, Sanction.occurred_at < floor)
+                    for ladder, floor in floors.items() if floor is not None and ladder in counted]
+    rows: dict[tuple[str, str], list[tuple[str, datetime, str]]] = {}
+    below: dict[tuple[str, str], int] = {}
     for start in range(0, len(people), 500):
         chunk = people[start:start + 500]
         with session.no_autoflush:
-            rows = session.execute(select(Sanction.employee_id, Sanction.ladder, Sanction.sanction_id,
-                                          Sanction.occurred_at, Sanction.violation_id)
-                                   .where(Sanction.employee_id.in_(chunk), Sanction.status == "imposed"))
-            for person, ladder, sanction, at, violation in rows:
-                loaded.setdefault((person, ladder), {})[sanction] = (aware(at), violation)
-    for key, found in loaded.items():
-        if key not in stale:
-            held[key] = found
+            for person, ladder, sanction, at, violation in session.execute(
+                    select(Sanction.employee_id, Sanction.ladder, Sanction.sanction_id, Sanction.occurred_at,
+                           Sanction.violation_id)
+                    .where(Sanction.employee_id.in_(chunk), Sanction.status == "imposed", by_floor)):
+                rows.setdefault((person, ladder), []).append((sanction, aware(at), violation))
+            if before_floor:
+                for person, ladder, n in session.execute(
+                        select(Sanction.employee_id, Sanction.ladder, func.count())
+                        .where(Sanction.employee_id.in_(chunk), Sanction.status == "imposed", or_(*before_floor))
+                        .group_by(Sanction.employee_id, Sanction.ladder)):
+                    below[(person, ladder)] = n
+    for key, cover in keys.items():
+        if key in stale:
+            continue
+        found = rows.get(key, ())
+        if cover is None:
+            held[key] = _Held({sanction: (at, violation) for sanction, at, violation in found})
+            continue
+        since, listed = cover
+        if listed is None:  # forever: every offence before since counts; the rest are listed
+            earlier = below.get(key, 0) + sum(1 for _, at, _ in found if at < since)
+            held[key] = _Held({sanction: (at, violation) for sanction, at, violation in found if at >= since},
+                              earlier, since, since)
+        else:  # before "listed from" nothing counts any more
+            held[key] = _Held({sanction: (at, violation) for sanction, at, violation in found if at >= listed},
+                              0, since, listed)
 
 
 def note_imposed(session: Session, row: Sanction) -> None:
@@ -175,13 +244,22 @@ def note_reversed(session: Session, row: Sanction) -> None:
 
 def _note(session: Session, row: Sanction, *, present: bool) -> None:
     key = (row.employee_id, row.ladder)
-    found = session.info.get(_STANDING, {}).get(key)
-    if found is None:  # not held: whoever reads it next loads it after a flush
+    held = session.info.get(_STANDING, {}).get(key)
+    at = aware(row.occurred_at)
+    if held is None:  # not held: whoever reads it next loads it after a flush
         session.info.setdefault(_STANDING_STALE, set()).add(key)
+    elif held.listed_from is not None and at < held.listed_from:
+        _drop(session, key)  # counted or not held at all: read again in full when next asked
     elif present:
-        found[row.sanction_id] = (aware(row.occurred_at), row.violation_id)
+        held.rows[row.sanction_id] = (at, row.violation_id)
     else:
-        found.pop(row.sanction_id, None)
+        held.rows.pop(row.sanction_id, None)
+
+
+def _drop(session: Session, key: tuple[str, str]) -> None:
+    """Forget a held key; the transaction may have changed it, so it is read again after a flush."""
+    session.info.get(_STANDING, {}).pop(key, None)
+    session.info.setdefault(_STANDING_STALE, set()).add(key)
 
 
 @sa_event.listens_for(OrmSession, "after_rollback")

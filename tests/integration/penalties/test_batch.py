@@ -27,6 +27,7 @@ from services.common.worker import apply_locally
 from services.penalties import store
 from services.penalties.actions import CONSUMER, SOURCE
 from services.penalties.folds import FOLD_ROUTES
+from services.penalties.ladder import DaysWindow, listed_from
 from services.penalties.models import ALL_TABLES, Sanction
 from services.penalties.sanctioning import sanction_id
 from services.penalties.worker import build_worker
@@ -88,6 +89,47 @@ def test_one_batch_decides_what_one_transaction_per_event_decides(engine, pen_db
     alone_engine.dispose()
 
 
+def test_a_long_past_read_in_part_decides_what_reading_it_in_full_decides(engine, tmp_path):
+    """A batch reads a person's offences from its earliest one on (less a window), and only counts
+    the older ones of a ``forever`` ladder (``handlers.prefetch``); one event alone reads them all.
+    A habitual offender's years, a window's edge, a late offence that re-counts later ones, and the
+    dismissal of a years-old offence inside the batch must give the same sanctions either way."""
+    d = lambda n: MARCH + timedelta(days=n)  # noqa: E731
+    past = [sc.violation(f"pa{i}", "content.ads", "E1002", d(-400 + 40 * i)) for i in range(8)]  # forever
+    past += [sc.violation(f"po{i}", "content.offtopic", "E1001", d(n))  # 90 days: two out, two in
+             for i, n in enumerate((-200, -95, -80, -3))]
+    batch = [sc.violation("na1", "content.ads", "E1002", d(0)),
+             sc.violation("no1", "content.offtopic", "E1001", d(0.1)),
+             sc.violation("nlate", "content.ads", "E1002", d(-100)),  # before two of the past: re-counted
+             sc.ev(ViolationDismissed(violation_id=sc.derive_id("violation", "pa0"), employee_id="E1002",
+                                      dismissed_by="compliance@example.com", reason="复核：系统误判",
+                                      dismissed_at=d(0.2)), derive_id("dismissal", "pa0"), d(0.2)),
+             sc.violation("na2", "content.ads", "E1002", d(0.3)),
+             sc.violation("no2", "content.offtopic", "E1001", d(0.4))]
+    log = EmbeddedLog(tmp_path / "log.db")
+    alone_engine = make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    create_tables(alone_engine, outbox.RUNTIME_TABLES + ALL_TABLES)
+    batched, alone = build_worker(None, log=log, engine=engine), build_worker(None, log=log, engine=alone_engine)
+    for record in records([sc.policy_event(), *sc.roster_events()]):
+        alone.handle_batch([record])
+    for record in records(past):
+        batched.handle_batch([record])
+        alone.handle_batch([record])
+
+    assert batched.handle_batch(records(batch)) == ["handled"] * len(batch)
+    for record in records(batch):
+        alone.handle_batch([record])
+
+    got = sanctions(engine)
+    assert got == sanctions(alone_engine)
+    standing_ads = [count for v, who, status, count, *_ in got if who == "E1002" and status == "imposed"
+                    and v == sc.derive_id("violation", "na2")]
+    assert standing_ads == [10], "7 of the 8 past (one dismissed), the late one and na1 before it"
+    with Session(engine) as a, Session(alone_engine) as b:
+        assert store.ledger_digest(a) == store.ledger_digest(b)
+    alone_engine.dispose()
+
+
 def imposed(n: str, at) -> CloudEvent:
     s = SanctionImposed(sanction_id=f"s-{n}", employee_id="E1001", violation_id=f"v-{n}", rule_id="content.offtopic",
                         ladder="reminder_then_fine", step=1, repeat_count=1, policy_id="default", policy_version=1,
@@ -106,7 +148,9 @@ def fold(session, event: CloudEvent) -> None:
 
 
 def held(session) -> list[str]:
-    return sorted(v for _, v, _ in store.standing_sanctions(session, "E1001", "reminder_then_fine"))
+    earlier, listed = store.standing_sanctions(session, "E1001", "reminder_then_fine")
+    assert earlier == 0  # read without a "since": every one is listed
+    return sorted(v for _, v, _ in listed)
 
 
 def test_standing_sanctions_follow_the_transaction_whether_read_before_or_after_it_writes(engine):
@@ -149,3 +193,20 @@ def test_a_derived_event_handled_before_is_skipped_in_a_batch_as_it_is_alone(eng
     assert got == sanctions(alone_engine)
     assert not any(v == sc.derive_id("violation", "a1") for v, *_ in got)  # skipped, as before
     alone_engine.dispose()
+
+
+def test_a_view_held_for_later_offences_is_read_again_in_full_for_an_earlier_one(engine):
+    """A batch holds a person's sanctions from its earliest offence on (less the window); asked about
+    an earlier time (an appeal re-counting from a years-old offence), the view must not answer from
+    what it holds."""
+    t = MARCH
+    with session_scope(engine) as session:
+        for n, days in (("0", -300), ("1", -100), ("2", -1)):
+            fold(session, imposed(n, t + timedelta(days=days)))
+    key = ("E1001", "reminder_then_fine")  # a 90-day window
+    with session_scope(engine) as session:
+        store.load_standing(session, ["E1001"], {key: (t, listed_from(DaysWindow(days=90), t))})
+        earlier, listed = store.standing_sanctions(session, *key, since=t)
+        assert (earlier, [v for _, v, _ in listed]) == (0, ["v-2"])  # the older two cannot count: not read
+        earlier, listed = store.standing_sanctions(session, *key, since=t - timedelta(days=200))
+        assert (earlier, sorted(v for _, v, _ in listed)) == (0, ["v-0", "v-1", "v-2"])

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from services.penalties.ladder import LadderSpec, decide_step, parse_ladders, repeat_count
+from services.penalties.ladder import LadderSpec, decide_step, listed_from, parse_ladders, repeat_count
 
 pytestmark = pytest.mark.unit
 
@@ -167,3 +167,32 @@ def test_later_offences_do_not_count_towards_an_earlier_one():
 def test_malformed_ladders_are_rejected(bad):
     with pytest.raises(ValidationError):
         LadderSpec.model_validate(bad)
+
+
+@pytest.mark.parametrize("window", ["forever", "calendar_month", "rolling_12_months", {"days": 1}, {"days": 90}])
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "UTC", "Pacific/Kiritimati", "America/Los_Angeles"])
+def test_offences_before_listed_from_never_count_and_on_forever_ladders_always_count(window, tz):
+    """What a batch leaves unread must not change any decision at or after its earliest offence:
+    before ``listed_from`` an offence counts towards none of them, or (forever) towards all."""
+    import random
+
+    ladder = LadderSpec.model_validate({"name": "l", "window": window, "steps": [{"items": [{"kind": "warning"}]}]})
+    rnd = random.Random(f"{window}{tz}")
+    edges = [datetime(2024, 2, 29, 23, 59, tzinfo=CST), datetime(2024, 3, 1, 0, 0, tzinfo=CST),
+             datetime(2024, 12, 31, 16, 0, tzinfo=timezone.utc), datetime(2025, 3, 1, tzinfo=timezone.utc)]
+    for _ in range(3000):
+        since = rnd.choice(edges) + timedelta(seconds=rnd.randint(-40 * 86400, 40 * 86400))
+        at = since + timedelta(seconds=rnd.choice([0, 1, rnd.randint(0, 86400), rnd.randint(0, 400 * 86400)]))
+        bound = listed_from(ladder.window, since)
+        if bound is None:
+            prior = since - timedelta(seconds=rnd.randint(1, 800 * 86400))
+            assert repeat_count(ladder, [prior], at, tz) == 2, (since, prior, at)
+        else:
+            prior = bound - timedelta(seconds=rnd.choice([1, rnd.randint(1, 400 * 86400)]))
+            assert repeat_count(ladder, [prior], at, tz) == 1, (since, prior, at)
+
+
+def test_earlier_offences_are_counted_without_being_listed():
+    ladder = LADDERS["content_002"]
+    assert repeat_count(ladder, [T0 - timedelta(days=1)], T0, earlier=3) == 5
+    assert repeat_count(ladder, [], T0, earlier=0) == 1

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.sanctions import ReviewRequested, SanctionImposed, SanctionItem
 from contracts.violations import Evidence, MeritDetected, ViolationDetected
+from services.penalties.ladder import Prior
 from services.penalties.notices import describe, enforcement_for
 from services.penalties.pack import PackView
 from services.penalties.sanctioning import decide_merit, decide_violation
@@ -34,7 +35,7 @@ def violation(rule: str, liable: list[str] = ()) -> ViolationDetected:
 
 def test_departed_member_left_in_group_fines_owner_and_each_admin_too():
     out = decide_violation(violation("member.departed_not_removed", ["E9001", "E9002", "E1001"]), PACK,
-                           standing=lambda p, l: [AT - timedelta(days=2)] if p == "E9002" else [],
+                           standing=lambda p, l: Prior(0, [AT - timedelta(days=2)] if p == "E9002" else []),
                            department=lambda p: "D01")
     assert [(d.employee_id, d.liability, d.repeat_count) for d in out] == [
         ("E1001", "actor", 1), ("E9001", "shared", 1), ("E9002", "shared", 2)]
@@ -43,12 +44,12 @@ def test_departed_member_left_in_group_fines_owner_and_each_admin_too():
 
 
 def test_a_range_step_becomes_a_review_naming_the_decider():
-    [d] = decide_violation(violation("content.confidential"), PACK, standing=lambda p, l: [], department=lambda p: None)
+    [d] = decide_violation(violation("content.confidential"), PACK, standing=lambda p, l: Prior(0, []), department=lambda p: None)
     assert isinstance(d, ReviewRequested) and "董事长" in d.reason
 
 
 def test_a_rule_without_ladder_sanctions_nobody():
-    assert decide_violation(violation("content.unknown"), PACK, lambda p, l: [], lambda p: None) == []
+    assert decide_violation(violation("content.unknown"), PACK, lambda p, l: Prior(0, []), lambda p: None) == []
 
 
 def test_merits_earn_the_programme_points_and_unknown_kinds_nothing():
