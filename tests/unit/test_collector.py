@@ -34,7 +34,7 @@ def test_cycles_a_batch_left_are_freed_between_batches_and_survivors_are_frozen(
     assert all(o is not kept for o in gc.get_objects()), "frozen: alive, but no longer walked"
 
 
-def test_a_frozen_cycle_that_dies_later_is_freed_by_the_full_pass_once_the_heap_grew_by_a_quarter():
+def test_a_frozen_cycle_that_dies_later_is_freed_by_the_full_pass_once_a_quarter_more_was_frozen():
     collector.between_batches()                      # the first call makes a full pass: the baseline
     doomed = Cyclic()
     ref = weakref.ref(doomed)
@@ -42,8 +42,8 @@ def test_a_frozen_cycle_that_dies_later_is_freed_by_the_full_pass_once_the_heap_
     del doomed                                       # a frozen cycle: reference counting cannot free it
     collector.between_batches()
     assert ref() is not None, "no full pass is due yet, so the frozen cycle waits"
-    grown = [[i] for i in range(int(gc.get_freeze_count() * (collector.GROWTH_FOR_FULL_PASS - 1)) + 10)]
-    collector.between_batches()                      # the frozen objects grew by more than a quarter
+    grown = [[i] for i in range(int(gc.get_freeze_count() * collector.FULL_PASS_AFTER) + 10)]
+    collector.between_batches()                      # a quarter more than the full pass left: frozen since
     assert ref() is None
     del grown
 
