@@ -4,7 +4,7 @@ batch left behind, instead of in the middle of them over everything the process 
 Left to itself, the collector makes a full pass whenever a quarter more objects have survived
 since the last one, and a full pass walks every object the process holds: the rules worker's
 whole in-memory state, the modules, the engine. Measured on the benchmark day (``bench.workers``,
-batches of 1,000), those passes were 17 % of the rules worker's CPU and paused it for up to 180 ms
+batches of 1,000), those passes were 16 % of the rules worker's CPU and paused it for up to 182 ms
 at a time, which goes straight into the latency of the records waiting behind them.
 
 So after each batch the collector runs once (cheap: it walks only objects made since the last
