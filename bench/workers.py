@@ -6,7 +6,9 @@ This one replays what a run recorded, one worker at a time, alone: it reads ever
 worker's topics from the run's embedded log, in the order that worker originally applied them (its
 inbox), and hands them to ``Worker.handle_batch`` in batches of ``--batch`` records (100; a loaded live
 worker takes up to ``QG_WORKER_BATCH``, 1,000) against an empty SQLite database, exactly as the live
-worker does (decisions made, events emitted into the outbox; the outbox is not published). Only the time inside ``handle_batch`` is counted, as process CPU.
+worker does (decisions made, events emitted into the outbox; the outbox is not published). Only the
+time inside ``handle_batch`` and the collector's pass after it (as in ``Worker.run_once``) is
+counted, as process CPU.
 
     python -m bench.pipeline --backend embedded --seconds 10 --rate 1000   # records a run in /tmp/qg-bench-pipeline-*
     python -m bench.workers --data /tmp/qg-bench-pipeline-XXXX/var --workers roster rules penalties
@@ -121,7 +123,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True, help="a run's data directory (eventlog.db, <service>.db)")
     p.add_argument("--workers", nargs="+", choices=WORKERS, default=list(WORKERS))
-    p.add_argument("--batch", type=int, default=100, help="records per transaction (100: as entries before 2026-12-08; a loaded live worker takes up to 1,000)")
+    p.add_argument("--batch", type=int, default=100,
+                   help="records per transaction (100: as entries before 2026-12-08; a loaded live worker "
+                        "takes up to 1,000)")
     p.add_argument("--profile", type=int, default=0, help="print the top N functions by cumulative time")
     p.add_argument("--profile-out", type=Path, help="also keep the profile (FILE.<worker>.prof) for pstats "
                    "or snakeviz")

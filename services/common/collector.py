@@ -12,15 +12,20 @@ batch) and what survives is frozen (:func:`gc.freeze`): it is not walked again. 
 that later becomes garbage is freed by reference counting as usual, unless it is part of a
 reference cycle; such cycles wait for the next full pass, which unfreezes everything and
 collects. That pass comes by CPython's own rule, when the objects frozen since the last full pass
-exceed a quarter of what it left, so garbage in cycles is bounded as it is without freezing; it comes at a
-batch boundary instead of in the middle of one, and far less often, because objects that die
-young never reach it.
+exceed a quarter of what it left, so garbage in cycles is bounded as it is without freezing; it
+comes at a batch boundary instead of in the middle of one, and far less often, because objects that
+die young never reach it.
+
+A rebuild (:func:`folding_a_log`) goes further: it holds the whole log in memory, so the collector
+is off while it folds and runs only between its batches, never over everything.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # CPython's rule for a full pass: the objects that survived into the oldest generation since the
 # last full pass exceed a quarter of what that pass left (here: what was frozen since, against
@@ -63,3 +68,22 @@ def thaw() -> None:
     with _lock:
         gc.unfreeze()
         _after_last_full = _frozen_since_full = 0
+
+
+@contextmanager
+def folding_a_log() -> Iterator[None]:
+    """Around a rebuild's fold, after it has read the log: what is alive (the records) is frozen, the
+    collector is off, and the rebuild calls ``between_batches(full_pass_allowed=False)`` after each
+    batch. A batch keeps its decoded records alive until it commits, so passes during it found
+    almost nothing and walked the state on each full pass: a quarter of the rules rebuild (a
+    million records: 147 -> 110 s, same digest). At the end everything is thawed and the collector
+    is given back as it was found."""
+    collecting = gc.isenabled()
+    between_batches(full_pass_allowed=False)
+    gc.disable()
+    try:
+        yield
+    finally:
+        thaw()
+        if collecting:
+            gc.enable()

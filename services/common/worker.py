@@ -15,7 +15,6 @@ Handling one record is a short pipeline with the offset commit as its explicit l
 from __future__ import annotations
 
 import base64
-import gc
 import logging
 import signal
 import threading
@@ -346,22 +345,11 @@ class Worker:
         # Records are decoded batch by batch: a decoded chat message takes 4.4 KB, six times its
         # bytes. The million records stay alive until the end, and the cyclic collector would walk
         # all of them on every full collection (11 % of a million-event rebuild): frozen, it only
-        # walks what the fold allocates. It runs between batches only (``collector``), not on its
-        # own: a batch keeps its 25,000 decoded records alive to its commit, so passes during it
-        # found almost nothing and walked the state on each full pass, a quarter of the rules
-        # rebuild (a million: 147 -> 110 s, same digest).
-        collecting = gc.isenabled()
-        gc.collect()
-        gc.freeze()
-        gc.disable()
-        try:
+        # walks what the fold allocates, and only between batches (``collector.folding_a_log``).
+        with collector.folding_a_log():
             for start in range(0, len(records), self.rebuild_batch):
                 self.handle_batch(records[start:start + self.rebuild_batch], rebuilding=True)
                 collector.between_batches(full_pass_allowed=False)
-        finally:
-            collector.thaw()
-            if collecting:
-                gc.enable()
         log.info("rebuilt %s from %d records: read %.1f s, sorted %.1f s, folded %.1f s", self.name,
                  len(records), read_s, sorted_s - read_s, time.perf_counter() - started - sorted_s)
         return len(records)
